@@ -1,0 +1,164 @@
+"""People, their sign-in sessions and their API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.accounts.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from app.billing import ledger
+from app.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from app.models import ApiKey, LoginSession, User
+from app.models.base import utcnow
+
+API_KEY_PREFIX = "sk-ie-"
+# A key in use is marked at most this often, so that every API call does not write.
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, and how they proved it."""
+
+    user_id: str
+    email: str
+    via: str  # "session" or "api_key"
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalize_email(email: str | None) -> str:
+    try:
+        return validate_email((email or "").strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationFailed(f"Enter a valid email address ({exc}).", field="email", code="invalid_email") from exc
+
+
+def check_password(password: str | None) -> str:
+    password = password or ""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.", field="password",
+                               code="password_too_short")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationFailed("That password is too long.", field="password", code="password_too_long")
+    return password
+
+
+def create_user(db: Session, *, email: str, password: str, signup_credits: int) -> User:
+    """A new person with an account holding their sign-up credits (granted once, by transfer id)."""
+    normalized = normalize_email(email)
+    password = check_password(password)
+    if db.execute(select(User.id).where(User.email == normalized)).first() is not None:
+        raise Conflict("An account with this email already exists; log in instead.", field="email",
+                       code="email_taken")
+    user = User(email=normalized, password_hash=hash_password(password))
+    db.add(user)
+    try:
+        with db.begin_nested():
+            db.flush()
+    except IntegrityError as exc:  # a concurrent sign-up with the same email won the race
+        raise Conflict("An account with this email already exists; log in instead.", field="email",
+                       code="email_taken") from exc
+    ledger.open_account(db, user.id)
+    if signup_credits > 0:
+        ledger.transfer(db, transfer_id=f"signup:{user.id}", user_id=user.id, kind="grant",
+                        amount=signup_credits, reason="Welcome credits")
+    return user
+
+
+def authenticate(db: Session, *, email: str, password: str) -> User:
+    """The user with these credentials; NotAuthenticated otherwise (without saying which part was wrong)."""
+    try:
+        normalized = normalize_email(email)
+    except ValidationFailed:
+        normalized = ""
+    user = db.execute(select(User).where(User.email == normalized)).scalar_one_or_none()
+    if not verify_password(user.password_hash if user else None, password or "") or user is None:
+        raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def find_user(db: Session, email: str) -> User:
+    user = db.execute(select(User).where(User.email == normalize_email(email))).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"No account for {email}.", field="email")
+    return user
+
+
+def start_session(db: Session, user: User, *, days: int) -> str:
+    """A new sign-in; returns the token for the cookie (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    db.add(LoginSession(token_hash=_digest(token), user_id=user.id, expires_at=utcnow() + timedelta(days=days)))
+    db.flush()
+    return token
+
+
+def end_session(db: Session, token: str) -> None:
+    db.execute(delete(LoginSession).where(LoginSession.token_hash == _digest(token)))
+
+
+def principal_for_session(db: Session, token: str) -> Principal | None:
+    row = db.execute(
+        select(User.id, User.email, LoginSession.expires_at).join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.token_hash == _digest(token))
+    ).first()
+    if row is None or row.expires_at <= utcnow():
+        return None
+    return Principal(row.id, row.email, "session")
+
+
+def create_api_key(db: Session, user_id: str, name: str | None) -> tuple[ApiKey, str]:
+    """A new key; returns the row and the key itself, which is never stored and shown only now."""
+    name = (name or "").strip() or "API key"
+    if len(name) > 100:
+        raise ValidationFailed("Name the key in 100 characters or fewer.", field="name")
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(user_id=user_id, name=name, key_hash=_digest(key), last4=key[-4:])
+    db.add(row)
+    db.flush()
+    return row, key
+
+
+def list_api_keys(db: Session, user_id: str) -> list[ApiKey]:
+    return list(db.execute(select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+                           .order_by(ApiKey.created_at.desc())).scalars())
+
+
+def revoke_api_key(db: Session, user_id: str, key_id: str) -> None:
+    row = db.get(ApiKey, key_id)
+    if row is None or row.user_id != user_id or row.revoked_at is not None:
+        raise NotFound("No such API key.")
+    row.revoked_at = utcnow()
+
+
+def principal_for_api_key(db: Session, key: str) -> Principal | None:
+    row = db.execute(
+        select(ApiKey, User.email).join(User, User.id == ApiKey.user_id)
+        .where(ApiKey.key_hash == _digest(key), ApiKey.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    api_key, email = row
+    now = utcnow()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_GRANULARITY:
+        api_key.last_used_at = now
+    return Principal(api_key.user_id, email, "api_key")
+
+

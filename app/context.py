@@ -1,0 +1,56 @@
+"""The services one process shares: built once by the web app or a worker, torn down at exit."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.backends.base import EditBackend
+from app.backends.registry import create_backend
+from app.billing.pricing import Pricing, load_pricing
+from app.config import Settings
+from app.db import make_engine, make_session_factory, transaction
+from app.queue import EditQueue
+from app.storage import Storage, create_storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    storage: Storage
+    backend: EditBackend
+    pricing: Pricing
+    queue: EditQueue = field(init=False)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with transaction(self.sessions) as session:
+            yield session
+
+
+def build_context(settings: Settings) -> AppContext:
+    """Everything but the workers; `start`/`stop` in app.workers run those."""
+    from app.editor.runner import Runner
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    context = AppContext(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        storage=create_storage(settings.resolved_storage_url, s3_endpoint_url=settings.s3_endpoint_url),
+        backend=create_backend(settings),
+        pricing=load_pricing(settings.pricing_file),
+    )
+    runner = Runner(context)
+    context.queue = EditQueue(settings.queue_url, runner.run)
+    return context

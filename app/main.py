@@ -1,0 +1,87 @@
+"""create_app(): settings, routers, middleware and the lifespan of the shared services and workers."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+from app.accounts import cookies
+from app.config import Settings
+from app.context import AppContext, build_context
+from app.front_doors import install_error_handlers
+from app.workers import Workers
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
+                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+                               "form-action 'self' https://checkout.stripe.com",
+}
+
+
+def create_app(settings: Settings | None = None, *, context: AppContext | None = None,
+               run_workers: bool | None = None) -> FastAPI:
+    """The web app. `run_workers` defaults to: yes with the in-process queue, no with a shared broker
+    (then `python -m app worker` processes do the edits)."""
+    settings = context.settings if context is not None else (settings or Settings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = context or build_context(settings)
+        app.state.context = ctx
+        workers_wanted = ctx.queue.in_process if run_workers is None else run_workers
+        workers = Workers(ctx, settings.edit_workers)
+        if workers_wanted:
+            workers.start()
+        try:
+            yield
+        finally:
+            workers.stop()
+            if context is None:
+                ctx.engine.dispose()
+
+    app = FastAPI(title="Image edits", version="1.0", lifespan=lifespan, docs_url="/docs",
+                  openapi_url="/openapi.json", redoc_url=None)
+    from app.api import v1
+    from app.web import pages
+
+    app.include_router(v1.router)
+    app.include_router(pages.router)
+    _include_optional_routers(app)
+    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def browser_defaults(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        cookies.set_csrf_cookie_if_new(request, response)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return app
+
+
+def _include_optional_routers(app: FastAPI) -> None:
+    """Routers of the other front doors (OpenAI-compatible endpoint, billing) when present."""
+    import importlib
+
+    for module_name in ("app.api.openai_compat", "app.billing.routes"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        app.include_router(module.router)

@@ -1,0 +1,11 @@
+"""All tables, imported here so that Alembic and the app see the same metadata."""
+
+from app.models.account import Account
+from app.models.api_key import ApiKey
+from app.models.base import Base
+from app.models.edit import Edit, EditInput
+from app.models.session import LoginSession
+from app.models.transfer import Transfer
+from app.models.user import User
+
+__all__ = ["Account", "ApiKey", "Base", "Edit", "EditInput", "LoginSession", "Transfer", "User"]

@@ -15,7 +15,7 @@ from app.backends.registry import create_backend
 from app.billing.pricing import Pricing, load_pricing
 from app.config import Settings
 from app.db import make_engine, make_session_factory, transaction
-from app.queue import EditQueue
+from app.queue import TaskQueue
 from app.storage import Storage, create_storage
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ class AppContext:
     storage: Storage
     backend: EditBackend
     pricing: Pricing
-    queue: EditQueue = field(init=False)
+    queue: TaskQueue = field(init=False)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -39,7 +39,7 @@ class AppContext:
 
 def build_context(settings: Settings) -> AppContext:
     """Everything but the workers; `start`/`stop` in app.workers run those."""
-    from app.editor.runner import Runner
+    from app.editor.runner import RUN_EDIT, Runner
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
@@ -51,6 +51,6 @@ def build_context(settings: Settings) -> AppContext:
         backend=create_backend(settings),
         pricing=load_pricing(settings.pricing_file),
     )
-    runner = Runner(context)
-    context.queue = EditQueue(settings.queue_url, runner.run)
+    context.queue = TaskQueue(settings.queue_url)
+    context.queue.register(RUN_EDIT, Runner(context).run)
     return context

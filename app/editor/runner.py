@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RUN_EDIT = "run_edit"
 RETRY_BASE_SECONDS = 2.0
 
 
@@ -161,7 +162,7 @@ class Runner:
             requeued = db.execute(self._owned(claim).values(
                 status="queued", lease_until=None, enqueued_at=utcnow())).rowcount == 1  # type: ignore[attr-defined]
         if requeued:
-            self.context.queue.enqueue(claim.edit_id, delay_seconds=delay)
+            self.context.queue.send(RUN_EDIT, claim.edit_id, delay_seconds=delay)
             log.warning("edit %s attempt %d: %s; retrying in %.0fs", claim.edit_id, claim.attempt, code, delay)
 
 

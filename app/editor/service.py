@@ -23,6 +23,7 @@ from app.billing import ledger
 from app.db import after_commit, on_rollback
 from app.editor import sizes
 from app.editor.keys import input_key, reservation_id
+from app.editor.runner import RUN_EDIT
 from app.editor.validation import (
     CleanImage,
     EditOptions,
@@ -115,7 +116,7 @@ def submit(context: AppContext, user_id: str, submission: Submission) -> tuple[E
         db.flush()
         ledger.transfer(db, transfer_id=reservation_id(edit.id), user_id=user_id, kind="reserve", amount=credits,
                         edit_id=edit.id, reason=f"Reserved for an edit ({options.quality}, {options.resolution})")
-        after_commit(db, lambda: context.queue.enqueue(edit_id))
+        after_commit(db, lambda: context.queue.send(RUN_EDIT, edit_id))
     return edit, False
 
 

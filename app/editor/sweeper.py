@@ -12,6 +12,7 @@ from sqlalchemy import or_, select, update
 
 from app.billing import ledger
 from app.editor.keys import reservation_id
+from app.editor.runner import RUN_EDIT
 from app.models import Edit
 from app.models.base import utcnow
 
@@ -63,7 +64,7 @@ def sweep(context: AppContext, *, all_running_are_orphans: bool = False, resend_
             db.execute(update(Edit).where(Edit.id.in_(stale_ids)).values(enqueued_at=now))
             to_send.extend(stale_ids)
     for edit_id in to_send:
-        context.queue.enqueue(edit_id)
+        context.queue.send(RUN_EDIT, edit_id)
     if to_send:
         log.info("sweeper re-sent %d edit(s)", len(to_send))
     return moved + len(stale_ids)

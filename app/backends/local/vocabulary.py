@@ -162,21 +162,24 @@ def _add(tag: str, value: object, *phrases: str) -> None:
 
 _add("BG", None, "background", "backgrounds", "backdrop", "bg", "back ground", "backround", "setting behind",
      "behind it", "behind the subject", "behind them", "behind him", "behind her")
-_add("REMOVE", None, "remove", "removed", "removing", "removal", "delete", "erase", "cut out", "cutout",
-     "cut-out", "get rid of", "strip", "strip out", "isolate", "isolated", "extract", "knock out", "take out",
-     "take away", "eliminate", "clear")
+_add("REMOVE", "delete", "remove", "removed", "removing", "removal", "delete", "deleted", "erase", "get rid of",
+     "strip", "strip out", "take out", "take away", "eliminate", "clear", "drop", "lose", "ditch")
+_add("REMOVE", "cutout", "cut out", "cutout", "cut it out", "isolate", "isolated", "extract", "knock out",
+     "separate", "mask out")
 _add("TRANSPARENT", None, "transparent", "transparency", "see through", "alpha", "alpha channel")
 _add("GRADIENT", None, "gradient", "ombre", "fade", "graduated")
 _add("GDIR", "vertical", "vertical", "top to bottom", "top-to-bottom")
 _add("GDIR", "horizontal", "horizontal", "left to right", "side to side")
 _add("GDIR", "radial", "radial", "circular", "vignette style")
 _add("GDIR", "diagonal", "diagonal")
-_add("BLUR", None, "blur", "blurred", "blurry", "blurrier", "defocus", "defocused", "out of focus",
-     "unfocused", "bokeh", "soft focus")
+_add("BLUR", None, "blur", "blurred", "blurry", "blurrier", "blurring", "defocus", "defocused", "out of focus",
+     "unfocused", "bokeh", "soft focus", "blurriness")
 _add("PORTRAIT", None, "portrait mode", "portrait effect", "depth of field", "shallow depth of field",
      "background blur", "blur background")
 _add("SHADOW", None, "shadow", "drop shadow", "contact shadow", "cast shadow", "ground shadow", "soft shadow")
-_add("SOFT", None, "soft", "softly", "natural", "realistic", "nice")
+_add("SOFT", None, "soft", "softly", "natural", "realistic", "nice", "gentle looking", "smooth")
+_add("PLAIN", None, "plain", "clean", "studio", "neutral", "seamless", "simple", "solid", "blank", "empty",
+     "minimal", "minimalist", "uniform")
 
 _add("ADJ", ("brightness", 1), "brighter", "brighten", "lighter", "lighten", "bright", "brightened")
 _add("ADJ", ("brightness", -1), "darker", "darken", "dark", "dim", "dimmer", "darkened")
@@ -196,36 +199,42 @@ _add("ATTR", "saturation", "saturation", "vibrance", "vibrancy", "colour intensi
 _add("ATTR", "warmth", "warmth", "temperature", "colour temperature", "color temperature")
 _add("ATTR", "sharpness", "sharpness", "detail", "details", "clarity", "crispness")
 _add("ATTR", "noise", "noise", "grain", "graininess", "noisiness", "noise reduction")
-_add("SHARPEN", None, "sharpen", "sharper", "sharp", "crisp", "crisper", "sharpened", "crispen")
+_add("SHARPEN", None, "sharpen", "sharper", "sharp", "crisp", "crisper", "sharpened", "crispen", "sharpening",
+     "less blurry", "more detailed", "in focus")
 _add("DENOISE", None, "denoise", "denoised", "de-noise", "noiseless", "less noisy", "less grainy",
      "clean up the noise", "smooth out the noise", "smoother")
 _add("INC", None, "increase", "boost", "raise", "more", "up", "enhance", "intensify", "heighten", "add",
-     "turn up", "bump up", "pump up", "crank up", "higher", "stronger", "amplify", "plus", "improve")
+     "turn up", "bump up", "pump up", "crank up", "higher", "stronger", "amplify", "improve", "increased",
+     "boosted", "raised", "adding", "increasing", "boosting", "enhanced")
 _add("DEC", None, "decrease", "reduce", "lower", "less", "down", "tone down", "turn down", "lessen",
-     "weaker", "minus", "soften", "dial down", "decreased", "reduced", "lowered")
+     "weaker", "minus", "soften", "dial down", "decreased", "reduced", "lowered", "reducing", "lowering",
+     "decreasing", "softening")
 
 _add("INT", SLIGHT, "slightly", "slight", "a bit", "a little", "a little bit", "a tiny bit", "a tad",
      "a touch", "somewhat", "subtly", "subtle", "gently", "gentle", "mildly", "mild", "lightly",
      "just a bit", "just a little", "a hint", "a hint of", "not too much", "faint", "faintly", "barely",
      "a small amount", "only slightly", "just slightly", "a bit more", "a little more", "little", "bit",
-     "light touch", "weak", "lighter shadow", "softer")
+     "light touch", "weak", "softer", "not too strong", "not too strongly", "a little less", "a bit less")
 _add("INT", STRONG, "much", "a lot", "lots", "very", "really", "way", "strongly", "strong", "heavily",
      "heavy", "significantly", "considerably", "substantially", "noticeably", "dramatically", "quite a bit",
-     "a great deal", "deep", "hard", "a lot more", "much more", "way more", "more strongly", "darker shadow",
+     "a great deal", "deep", "hard", "a lot more", "much more", "way more", "more strongly",
      "intense", "intensely", "bold")
 _add("INT", EXTREME, "extremely", "super", "hugely", "massively", "very very", "maximum", "max",
      "fully", "completely", "totally", "as much as possible", "entirely")
 
 _add("NEG", None, "no", "not", "dont", "do not", "never", "without", "avoid", "nothing", "doesnt",
      "does not", "shouldnt", "should not", "wont", "will not", "cannot", "cant", "neither", "nor", "nope")
-_add("KEEP", None, "keep", "preserve", "retain", "maintain", "leave", "same", "unchanged", "intact",
-     "as is", "as it is", "untouched", "original", "stay", "stays", "remain", "remains", "kept")
-_add("CHANGE", None, "change", "alter", "modify", "touch", "edit", "adjust", "mess with", "shift")
+_add("KEEP", None, "keep", "keeping", "keeps", "preserve", "preserving", "retain", "maintain", "leave",
+     "leaving", "same", "unchanged", "intact", "as is", "as it is", "untouched", "original", "stay", "stays",
+     "remain", "remains", "kept", "the way it is", "the way they are", "as they are")
+_add("CHANGE", None, "change", "changing", "changes", "alter", "altering", "modify", "modifying", "touch",
+     "touching", "edit", "editing", "adjust", "adjusting", "mess with", "shift", "changed", "altered")
 _add("COLOURS", None, "colours", "colors", "colour", "color", "colouring", "coloring", "palette", "hues",
      "hue", "tones", "tone", "tint", "grading", "grade", "colour grade", "color grade", "colour grading",
      "color grading", "white balance")
 _add("MATCH", None, "match", "matching", "matched", "same as", "similar to", "copy", "borrow", "transfer",
-     "take", "mimic", "like")
+     "take", "mimic", "look like", "looks like", "feel like", "feels like", "similar",
+     "inspired by", "based on", "according to")
 _add("MOOD", None, "mood", "look", "feel", "vibe", "atmosphere", "ambience", "ambiance", "lighting")
 
 _add("BW", None, "black and white", "black & white", "black-and-white", "b&w", "bw", "b/w", "grayscale",
@@ -240,18 +249,19 @@ _add("ENHANCE", None, "auto enhance", "auto-enhance", "autoenhance", "auto level
      "auto contrast", "auto-contrast", "auto colour", "auto color", "auto correct", "auto-correct",
      "auto fix", "auto-fix", "levels", "normalize", "normalise")
 
-_add("ROTATE", None, "rotate", "rotated", "rotation", "spin")
+_add("ROTATE", None, "rotate", "rotated", "rotating", "rotation", "spin")
 _add("DIR", "cw", "clockwise", "right", "to the right", "cw")
 _add("DIR", "ccw", "counterclockwise", "counter-clockwise", "counter clockwise", "anticlockwise",
      "anti-clockwise", "anti clockwise", "left", "to the left", "ccw")
 _add("UPSIDE", None, "upside down", "upside-down")
-_add("MIRROR", None, "mirror", "mirrored", "flip", "flipped", "reverse", "reversed", "mirror image")
+_add("MIRROR", None, "mirror", "mirrored", "flip", "flipped", "reverse", "reversed", "mirror image", "flipping", "mirroring")
 _add("AXIS", "horizontal", "horizontally", "sideways", "left-right", "left right", "side-to-side")
 _add("AXIS", "vertical", "vertically", "top-bottom", "top bottom")
 _add("CROP", None, "crop", "cropped", "cropping", "trim", "trimmed", "cut", "reframe", "recrop", "format",
-     "resize to", "frame", "framed", "framing", "fit")
+     "resize to", "frame", "framed", "framing", "cut off")
 _add("EXTEND", None, "extend", "extended", "expand", "expanded", "pad", "padded", "letterbox",
-     "outpaint", "canvas", "widen", "add space", "add room")
+     "outpaint", "canvas", "widen", "add space", "add room", "extending",
+     "padding to")
 _add("RATIO_WORD", None, "aspect", "aspect ratio", "ratio", "proportions", "proportion", "shape",
      "dimensions", "orientation")
 _add("SUBJECT", None, "subject", "product", "products", "person", "people", "object", "item", "items",
@@ -264,7 +274,7 @@ _add("MARGIN", None, "margin", "margins", "padding", "space around", "breathing 
 _add("CLOSE", None, "tight", "tightly", "close", "closely", "closer", "zoom in", "zoom in on", "tighter",
      "close-up", "closeup", "close up")
 _add("WHOLE", None, "whole", "entire", "everything", "all of it", "full", "whole thing", "whole picture",
-     "whole image", "entire image", "all")
+     "whole image", "entire image", "whole photo", "entire photo", "everything in frame", "in frame")
 _add("SETTING", "resolution", "resolution", "4k", "2k", "1k", "8k", "1080p", "720p", "hd", "full hd",
      "uhd", "high res", "high-res", "hi-res", "megapixels", "dpi", "upscale", "upscaled", "upsize",
      "enlarge", "pixels", "px")
@@ -277,10 +287,10 @@ _add("GENERATIVE", "style", "painting", "painted", "cartoon", "anime", "watercol
      "drawing", "oil painting", "pixar", "ghibli", "illustration", "comic", "3d render", "render",
      "style", "stylize", "stylise", "artistic", "pencil")
 _add("GENERATIVE", "content", "hat", "text", "logo", "watermark", "caption", "sky", "sunset", "beach",
-     "forest", "city", "street", "room", "studio", "office", "kitchen", "table", "floor", "wall", "grass",
-     "mountains", "snowy", "ocean", "sea", "clouds", "smile", "smiling", "eyes", "hair", "makeup", "teeth",
+     "forest", "city", "street", "room", "office", "kitchen", "table", "floor", "wall", "grass",
+     "mountains", "mountain", "snowy", "ocean", "sea", "clouds", "smile", "smiling", "eyes", "hair", "makeup", "teeth",
      "wrinkles", "blemishes", "skin", "glasses", "shirt", "dress", "jacket", "clothes", "outfit", "tattoo",
-     "object", "objects", "reflection", "lens flare", "light rays", "fog", "rain", "snow falling",
+     "reflection", "lens flare", "light rays", "fog", "rain", "snow falling",
      "fireworks", "flowers", "plant", "dog", "cat", "car", "scene", "landscape", "add text", "words",
      "replace the sky", "person in the background", "people in the background", "photobomber",
      "relight", "retouch", "restore", "colorize", "colourize", "age", "older", "younger", "slimmer",
@@ -295,9 +305,9 @@ should must also too then nice nicely result output final version effect effects
 turn turned give apply applied do done put place placed set use using there here thanks thank hi hello
 ok okay now one very slightly bit have has having and what which whole entire sure really simple simply
 little look looking looks feel feeling try trying instead kind sort quite way about around behind
-under beneath below underneath onto against over across while whilst mode up new fresh clean plain solid
-simple pure basic studio nice professional proper good great nicely real actual please thats theres
-he she they his hers their theyre
+under beneath below underneath onto against over across mode new fresh pure basic professional proper
+good great nicely real actual thats theres he she they his hers their theyre anything else off
+something bottom floor
 """.split())
 # Words in FILLER that also carry a tag are tagged; the tag wins ("very" is intensity, "up" is INC).
 

@@ -34,7 +34,12 @@ class Settings(BaseSettings):
     openai_base_url: str = "https://api.openai.com/v1"
     openai_image_model: str = "gpt-image-2"
     openai_timeout_seconds: float = 300.0
-    openai_max_retries: int = 3
+    openai_max_retries: int = Field(default=3, ge=0)
+    """Retries of one backend call on 429, 5xx, timeouts and dropped connections (then the runner retries)."""
+    openai_retry_base_seconds: float = Field(default=1.0, ge=0)
+    """First backoff between those retries; it doubles each time, unless OpenAI sends `retry-after`."""
+    openai_retry_max_wait_seconds: float = Field(default=60.0, ge=0)
+    """The longest wait between retries; a longer `retry-after` ends the call's retries at once."""
 
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
@@ -49,9 +54,15 @@ class Settings(BaseSettings):
     """In-process worker threads (memory queue) or threads per `worker` process."""
     lease_seconds: float = Field(default=120.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
+    retry_base_seconds: float = Field(default=2.0, ge=0)
+    """A transient failure is retried after this many seconds, doubling each attempt."""
     sweep_interval_seconds: float = Field(default=10.0, gt=0)
     compat_wait_seconds: float = Field(default=600.0, gt=0)
     """How long POST /v1/images/edits waits for its edit before answering 504."""
+    compat_replay_seconds: float = Field(default=1800.0, ge=0)
+    """POST /v1/images/edits takes a retried identical request (same person, same body) within this window
+    for the first one, so the OpenAI SDK's automatic retries are never charged twice. Keep it above twice
+    COMPAT_WAIT_SECONDS: the SDK retries after a 504 or its own timeout."""
 
     # Upload limits (API.md and the validation rules).
     max_upload_bytes: int = 50 * 1024 * 1024

@@ -105,6 +105,7 @@ def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
         "edit_workers": 2,
         "lease_seconds": 30,
         "sweep_interval_seconds": 0.5,
+        "retry_base_seconds": 0.05,
         "model_dir": Path(__file__).resolve().parent.parent / "data" / "models",
         "_env_file": None,
     }
@@ -113,9 +114,9 @@ def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
 
 
 @pytest.fixture
-def settings_overrides() -> dict[str, Any]:
-    """Override in a test module (or with @pytest.mark.parametrize indirect) to change settings."""
-    return {}
+def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings for this test: override the fixture in a module, or parametrize it indirectly."""
+    return dict(getattr(request, "param", {}))
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from app.accounts import cookies
 from app.accounts import service as accounts
 from app.api.multipart import Limits, parse_multipart
+from app.api.openapi import EDIT_REQUEST, EDIT_RESPONSES
 from app.api.schemas import ApiKeyCreate, Credentials, EstimateRequest, edit_json, iso, transfer_json
 from app.billing import ledger
 from app.billing.pricing import QUALITIES, RESOLUTIONS
@@ -142,7 +143,7 @@ def estimate(body: EstimateRequest, request: Request, principal: OptionalPrincip
 # --- edits ----------------------------------------------------------------------------------------------
 
 
-@router.post("/edits", status_code=202)
+@router.post("/edits", status_code=202, openapi_extra=EDIT_REQUEST, responses=EDIT_RESPONSES)
 async def create_edit(request: Request, context: Context) -> JSONResponse:
     """Submit an edit (multipart). Validated, priced and reserved before this answers; runs in the queue."""
     principal = await run_in_threadpool(identify, request, context)

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUN_EDIT = "run_edit"
-RETRY_BASE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -157,7 +156,7 @@ class Runner:
         if claim.attempt >= self.context.settings.max_attempts:
             self._fail(claim, code, message)
             return
-        delay = RETRY_BASE_SECONDS * 2 ** (claim.attempt - 1)
+        delay = self.context.settings.retry_base_seconds * 2 ** (claim.attempt - 1)
         with self.context.transaction() as db:
             requeued = db.execute(self._owned(claim).values(
                 status="queued", lease_until=None, enqueued_at=utcnow())).rowcount == 1  # type: ignore[attr-defined]

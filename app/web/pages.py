@@ -8,13 +8,15 @@ from urllib.parse import urlparse
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from app.accounts import cookies
 from app.accounts import service as accounts
 from app.accounts.service import Principal
+from app.api.multipart import Limits, parse_multipart
 from app.api.schemas import edit_json
 from app.billing import ledger
-from app.deps import Context, DbSession, OptionalPrincipal
+from app.deps import Context, DbSession, OptionalPrincipal, identify
 from app.editor import service as edits
 from app.editor import sizes
 from app.editor.validation import MAX_IMAGES, MAX_PROMPT_CHARS, OUTPUT_FORMATS
@@ -143,6 +145,28 @@ def editor(request: Request, principal: PagePrincipal, db: DbSession, context: C
                       "transparent_output": context.backend.capabilities.transparent_output,
                       "start": start,
                   })
+
+
+@router.post("/edit")
+async def editor_submit(request: Request, context: Context) -> Response:
+    """The editor form without JavaScript: the same submission as the API, then the edit's page."""
+    principal = await run_in_threadpool(identify, request, context)
+    if principal is None:
+        raise NotAuthenticated("Sign in to continue.")
+    limits = Limits(file_fields=frozenset({"image"}), max_files=MAX_IMAGES,
+                    max_file_bytes=context.settings.max_upload_bytes)
+    form = await parse_multipart(request, limits)
+    try:
+        _check_form_csrf(request, form.get(cookies.CSRF_FIELD))
+        uploads = [upload for upload in form.files if upload.size > 0]  # an empty picker sends one empty part
+        submission = edits.Submission(
+            prompt=form.get("prompt"), images=uploads, quality=form.get("quality"),
+            resolution=form.get("resolution"), aspect_ratio=form.get("aspect_ratio"),
+            output_format=form.get("output_format"), parent_id=form.get("parent_id") or None, source="web")
+        edit, _ = await run_in_threadpool(edits.submit, context, principal.user_id, submission)
+    finally:
+        form.close()
+    return RedirectResponse(f"/edits/{edit.id}", status_code=303)
 
 
 @router.get("/history", response_class=HTMLResponse)

@@ -28,6 +28,7 @@ class PassThroughBackend:
         self.gate = threading.Event()
         self.gate.set()
         self.started = threading.Event()
+        self.finished = threading.Event()
         self.unavailable = 0
         self.fail_in_edit: str | None = None
         self.calls = 0
@@ -42,10 +43,13 @@ class PassThroughBackend:
         self.calls += 1
         self.started.set()
         self.gate.wait(timeout=60)
-        if self.unavailable > 0:
-            self.unavailable -= 1
-            raise BackendUnavailable("Stand-in outage")
-        if self.fail_in_edit:
-            raise BackendRefused(self.fail_in_edit, code="no_subject")
-        image: Image.Image = request.images[0]
-        return EditResult(image=image.copy(), plan=["Passed through"], model="stand-in-1")
+        try:
+            if self.unavailable > 0:
+                self.unavailable -= 1
+                raise BackendUnavailable("Stand-in outage")
+            if self.fail_in_edit:
+                raise BackendRefused(self.fail_in_edit, code="no_subject")
+            image: Image.Image = request.images[0]
+            return EditResult(image=image.copy(), plan=["Passed through"], model="stand-in-1")
+        finally:
+            self.finished.set()

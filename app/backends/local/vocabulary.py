@@ -332,3 +332,15 @@ IMAGE_NOUNS: frozenset[str] = frozenset(
 CONJUNCTIONS: frozenset[str] = frozenset("and then also plus but while whilst afterwards after".split())
 
 MAX_PHRASE_WORDS = max(len(phrase.split()) for phrase in PHRASES)
+
+for _phrase, _preset in PRESETS.items():
+    _add("ASPECT", _preset, _phrase)
+for _word_ in ("convert", "converted", "switch", "swap", "swapped", "replace", "replaced", "replacing",
+               "put", "placing", "putting", "making", "turning", "setting", "using", "changed", "adding",
+               "want", "wanted", "needed", "appear", "appears", "ensure", "showing"):
+    if _word_ not in PHRASES:
+        FILLER = FILLER | {_word_}
+MAX_PHRASE_WORDS = max(len(phrase.split()) for phrase in PHRASES)
+_add("SETTING", "resolution", "16k", "5k", "480p", "1440p", "2160p", "4320p", "12mp", "300dpi", "72dpi")
+_add("ADJ", ("saturation", 1), "saturated")
+_add("FILLER", None, "in front of", "on top of", "front", "top", "side", "sides")

@@ -1,0 +1,210 @@
+"""Finding the subject of a plain-backdrop shot (products, studio photos) without any model.
+
+The backdrop is modelled from the image border as a smooth quadratic colour surface (so gradients and
+vignettes are part of it). Every pixel is compared with that surface in Lab; darker pixels of the
+backdrop's own hue count as shadow, not subject. Confident subject and confident backdrop pixels seed a
+watershed that settles the uncertain ones along the image's strongest edges (the silhouette, not the soft
+edge of a shadow). A confidence is measured and the result refused when it is low: the border is not plain,
+the subject barely differs from the backdrop (white on white, glass), or it runs off the frame on several
+sides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Distances are Lab ΔE (roughly: 2 is barely visible, 10 is obvious).
+MIN_NOISE = 0.8
+MAX_BORDER_NOISE = 5.0
+MIN_INLIER_SHARE = 0.55
+SHADOW_WEIGHT = 0.3
+SHADOW_MIN_RATIO = 0.35
+
+
+@dataclass
+class BackdropModel:
+    """A quadratic colour surface per RGB channel over normalised coordinates (-1..1)."""
+
+    coefficients: np.ndarray
+    """6×3: constant, x, y, x², xy, y²."""
+
+    def evaluate(self, width: int, height: int, window: tuple[float, float, float, float] | None = None,
+                 *, clamp: bool = True) -> np.ndarray:
+        """The backdrop colour (H×W×3 float32, 0..1) over a grid of `width`×`height` samples.
+
+        window (x0, y0, x1, y1) is the region of the original frame, in normalised coordinates, that the
+        grid covers (default the whole frame). With clamp, points outside the frame take the colour of the
+        nearest frame edge, so an extended canvas continues the backdrop instead of extrapolating it.
+        """
+        x0, y0, x1, y1 = window or (-1.0, -1.0, 1.0, 1.0)
+        xs = np.linspace(x0, x1, width, dtype=np.float32)
+        ys = np.linspace(y0, y1, height, dtype=np.float32)
+        if clamp:
+            xs = np.clip(xs, -1, 1)
+            ys = np.clip(ys, -1, 1)
+        gx, gy = np.meshgrid(xs, ys)
+        c = self.coefficients.astype(np.float32)
+        out = (c[0] + gx[..., None] * c[1] + gy[..., None] * c[2] + (gx * gx)[..., None] * c[3]
+               + (gx * gy)[..., None] * c[4] + (gy * gy)[..., None] * c[5])
+        return np.clip(out, 0.0, 1.0)
+
+
+@dataclass
+class BackdropResult:
+    """What the plain-backdrop analysis found, at work resolution."""
+
+    alpha: np.ndarray | None
+    """H×W float32 0..1 (soft at the edges), or None when refused."""
+    model: BackdropModel | None
+    confidence: float
+    reason: str
+    """Why the confidence is low, for the refusal message ('' when fine)."""
+
+
+def _design(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    return np.stack([np.ones_like(xs), xs, ys, xs * xs, xs * ys, ys * ys], axis=1)
+
+
+def _lab(rgb01: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb01.astype(np.float32), cv2.COLOR_RGB2Lab)
+
+
+def fit_backdrop(image: np.ndarray) -> tuple[BackdropModel, float, float]:
+    """Fit the backdrop surface to the border ring, robustly (the subject may touch the frame).
+
+    image: H×W×3 float32 0..1. Returns the model, the share of ring pixels that fit it and the noise
+    level (ΔE) of those that do.
+    """
+    height, width = image.shape[:2]
+    ring_width = max(2, round(0.015 * max(height, width)))
+    ring = np.zeros((height, width), bool)
+    ring[:ring_width] = ring[-ring_width:] = True
+    ring[:, :ring_width] = ring[:, -ring_width:] = True
+    ys, xs = np.nonzero(ring)
+    # Subsample the ring: a few thousand points fix six coefficients well.
+    step = max(1, ys.size // 6000)
+    ys, xs = ys[::step], xs[::step]
+    nx = xs.astype(np.float32) / max(1, width - 1) * 2 - 1
+    ny = ys.astype(np.float32) / max(1, height - 1) * 2 - 1
+    design = _design(nx, ny)
+    colours = image[ys, xs]
+    lab = _lab(colours[None])[0]
+    keep = np.ones(ys.size, bool)
+    coefficients = np.zeros((6, 3), np.float32)
+    noise = MIN_NOISE
+    for _ in range(4):
+        coefficients, *_ = np.linalg.lstsq(design[keep], colours[keep], rcond=None)
+        predicted = np.clip(design @ coefficients, 0, 1)
+        distance = np.linalg.norm(lab - _lab(predicted[None].astype(np.float32))[0], axis=1)
+        noise = max(MIN_NOISE, 1.4826 * float(np.median(distance[keep])))
+        keep = distance < max(3.0, 3.5 * noise)
+    return BackdropModel(coefficients.astype(np.float32)), float(keep.mean()), noise
+
+
+def backdrop_distance(image: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
+    """ΔE between image and backdrop, with darker pixels of the backdrop's hue discounted as shadow."""
+    lab = _lab(image)
+    lab_b = _lab(backdrop)
+    d_l = lab[..., 0] - lab_b[..., 0]
+    d_c = np.hypot(lab[..., 1] - lab_b[..., 1], lab[..., 2] - lab_b[..., 2])
+    ratio = lab[..., 0] / np.maximum(lab_b[..., 0], 1.0)
+    # A shadow darkens but keeps the hue; very dark pixels are the subject whatever their hue.
+    shadowish = np.clip((ratio - SHADOW_MIN_RATIO) / 0.15, 0.0, 1.0) * np.clip(1.0 - (d_c - 3.0) / 6.0, 0.0, 1.0)
+    weight = np.where(d_l < 0, 1.0 - (1.0 - SHADOW_WEIGHT) * shadowish, 1.0)
+    return np.sqrt((d_l * weight) ** 2 + d_c**2).astype(np.float32)
+
+
+def segment_backdrop(image_u8: np.ndarray) -> BackdropResult:
+    """Find the subject of a plain-backdrop shot at the resolution given (the work resolution)."""
+    image = image_u8.astype(np.float32) / 255.0
+    height, width = image.shape[:2]
+    model, inlier_share, noise = fit_backdrop(image)
+    if noise > MAX_BORDER_NOISE or inlier_share < MIN_INLIER_SHARE:
+        return BackdropResult(None, model, 0.0, "the backdrop is not plain")
+    backdrop = model.evaluate(width, height)
+    distance = backdrop_distance(image, backdrop)
+
+    low = max(2.5, 3.0 * noise)
+    high = max(12.0, 7.0 * noise)
+    area = height * width
+    kernel = np.ones((3, 3), np.uint8)
+
+    # Confident backdrop: close to the model and connected to the border.
+    close = (distance < low).astype(np.uint8)
+    count, labels = cv2.connectedComponents(close, connectivity=4)
+    touching = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    touching = touching[touching > 0]
+    sure_back = np.isin(labels, touching)
+    # Enclosed backdrop (a mug's handle, the gap between two items) when clearly backdrop and not tiny.
+    if count > 1:
+        sizes = np.bincount(labels.ravel(), minlength=count)
+        enclosed = np.setdiff1d(np.nonzero(sizes > 0.002 * area)[0], np.concatenate([touching, [0]]))
+        strict = distance < 0.6 * low
+        for label in enclosed:
+            region = labels == label
+            if strict[region].mean() > 0.8:
+                sure_back |= region
+    sure_back = cv2.erode(sure_back.astype(np.uint8), kernel, iterations=1).astype(bool)
+
+    sure_fore = cv2.morphologyEx((distance > high).astype(np.uint8), cv2.MORPH_OPEN, kernel).astype(bool)
+    if sure_fore.sum() < 0.002 * area:
+        return BackdropResult(None, model, 0.0, "no subject stands out from the backdrop")
+
+    markers = np.zeros((height, width), np.int32)
+    markers[sure_back] = 1
+    markers[sure_fore] = 2
+    cv2.watershed(np.ascontiguousarray(image_u8[..., ::-1]), markers)
+    solid = markers == 2
+    # Watershed lines (-1) sit between the regions: give them to the side they resemble.
+    lines = markers == -1
+    solid[lines] = distance[lines] > (low + high) / 2
+
+    # Drop specks; fill small holes that the subject encloses (text on a label, reflections).
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(solid.astype(np.uint8), connectivity=8)
+    if count > 1:
+        largest = stats[1:, cv2.CC_STAT_AREA].max()
+        keep = np.zeros(count, bool)
+        keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= max(0.0005 * area, 0.02 * largest)
+        solid = keep[labels]
+    # Thin intrusions (a highlight stripe that reaches the silhouette) belong to the subject: a sliver of
+    # backdrop narrower than about 1% of the frame is far more often a reflection than a real gap.
+    radius = max(2, round(0.005 * max(height, width)))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    closed = cv2.morphologyEx(solid.astype(np.uint8), cv2.MORPH_CLOSE, disc).astype(bool)
+    open_back = cv2.erode(sure_back.astype(np.uint8), disc).astype(bool)
+    solid |= closed & ~open_back
+    holes = ~solid & ~sure_back
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+    for label in range(1, count):
+        if stats[label, cv2.CC_STAT_AREA] < 0.002 * area:
+            x, y, w, h = stats[label, :4]
+            if x > 0 and y > 0 and x + w < width and y + h < height:
+                solid[labels == label] = True
+
+    fraction = solid.mean()
+    if fraction < 0.003:
+        return BackdropResult(None, model, 0.0, "no subject stands out from the backdrop")
+    if fraction > 0.85:
+        return BackdropResult(None, model, 0.0, "the subject fills almost the whole frame")
+
+    # Confidence 1: how many sides the subject runs off (one, usually the bottom, is normal).
+    edge_share = [solid[0].mean(), solid[-1].mean(), solid[:, 0].mean(), solid[:, -1].mean()]
+    sides = sum(share > 0.05 for share in edge_share)
+    # Confidence 2: contrast along the silhouette, compared with the decision threshold.
+    inner_edge = solid & ~cv2.erode(solid.astype(np.uint8), kernel, iterations=2).astype(bool)
+    contrast = float(np.median(distance[inner_edge])) if inner_edge.any() else 0.0
+    contrast_score = np.clip((contrast - low) / (high - low), 0.0, 1.0)
+    # Confidence 3: how much of the subject is only weakly different from the backdrop.
+    weak = float(((distance < high) & solid).sum() / max(1, solid.sum()))
+    confidence = float(contrast_score * (1.0 - 0.5 * weak) * (1.0 if sides <= 2 else 0.3))
+    if sides >= 3:
+        return BackdropResult(None, model, confidence, "the subject runs off the frame on several sides")
+    if contrast_score < 0.35 or weak > 0.6:
+        return BackdropResult(None, model, confidence,
+                              "the subject is too close in colour to the backdrop (for example white on white or glass)")
+
+    alpha = solid.astype(np.float32)
+    return BackdropResult(alpha, model, confidence, "")

@@ -1,0 +1,489 @@
+// The editor page: images in (picker, drop, paste), instruction, settings, a live price, then the edit's
+// progress and its result with a before/after slider. The server checks everything again.
+import { api, ApiError, formatCredits } from './api.js';
+import { mountCompare } from './compare.js';
+
+const config = JSON.parse(document.getElementById('editor-config').textContent);
+const $ = (id) => document.getElementById(id);
+const form = $('editor');
+const els = {
+  fileInput: $('file-input'), dropzone: $('dropzone'), thumbs: $('thumbs'), imageCounter: $('image-counter'),
+  imagesError: $('images-error'), prompt: $('prompt'), promptCounter: $('prompt-counter'), promptError: $('prompt-error'),
+  plan: $('plan'), sizeLine: $('size-line'), aspect: $('aspect-ratio'), costLine: $('cost-line'), why: $('why'),
+  generate: $('generate'), parentId: $('parent-id'), stage: $('stage'), status: $('result-status'),
+  actions: $('result-actions'), resultSize: $('result-size'), resultCost: $('result-cost'), download: $('download'),
+  editResult: $('edit-result'), runAgain: $('run-again'), details: $('details'),
+};
+
+const MAGIC = { png: [0x89, 0x50, 0x4e, 0x47], jpeg: [0xff, 0xd8, 0xff] };
+const MAX_PIXELS = 50_000_000;
+const numberFormat = new Intl.NumberFormat();
+
+const state = {
+  items: [], // { key, kind: 'file' | 'parent', file?, parentId?, url, width, height, error }
+  balance: null,
+  estimate: null,
+  estimateFor: '',
+  submitting: false,
+  polling: null,
+  shown: null, // the edit in the result panel
+};
+let nextKey = 1;
+
+// --- settings ------------------------------------------------------------------------------------------
+
+function settings() {
+  const data = new FormData(form);
+  return {
+    quality: data.get('quality') || 'medium',
+    resolution: data.get('resolution') || '1K',
+    aspect_ratio: data.get('aspect_ratio') || 'auto',
+    output_format: data.get('output_format') || 'png',
+  };
+}
+
+function localPrice(s, count) {
+  return config.table[s.quality][s.resolution] + config.extra * Math.max(0, count - 1);
+}
+
+// --- images --------------------------------------------------------------------------------------------
+
+async function sniff(file) {
+  const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+  const starts = (sig) => sig.every((b, i) => head[i] === b);
+  if (starts(MAGIC.png)) return 'png';
+  if (starts(MAGIC.jpeg)) return 'jpeg';
+  const text = String.fromCharCode(...head);
+  if (text.startsWith('RIFF') && text.slice(8, 12) === 'WEBP') return 'webp';
+  return null;
+}
+
+function loadDimensions(url) {
+  return new Promise((resolve) => {
+    const img = new Image();
+    img.onload = () => resolve({ width: img.naturalWidth, height: img.naturalHeight });
+    img.onerror = () => resolve(null);
+    img.src = url;
+  });
+}
+
+async function addFiles(files) {
+  const list = [...files].filter((f) => f && f.size !== undefined);
+  if (!list.length) return;
+  const room = config.max_images - state.items.length;
+  if (room <= 0) {
+    showImagesError(`At most ${config.max_images} images per edit. Remove one to add another.`);
+    return;
+  }
+  if (list.length > room) showImagesError(`Only ${room} more image${room === 1 ? '' : 's'} fit (${config.max_images} at most); the rest were left out.`);
+  else showImagesError('');
+  for (const file of list.slice(0, room)) {
+    const item = { key: nextKey++, kind: 'file', file, url: URL.createObjectURL(file), width: 0, height: 0, error: '' };
+    state.items.push(item);
+    const type = await sniff(file);
+    if (!type) item.error = 'Not a PNG, JPEG or WebP image';
+    else if (file.size > config.max_upload_bytes) item.error = `Larger than ${Math.round(config.max_upload_bytes / 1048576)} MB`;
+    else {
+      const dims = await loadDimensions(item.url);
+      if (!dims) item.error = 'This image cannot be read';
+      else {
+        Object.assign(item, dims);
+        if (dims.width * dims.height > MAX_PIXELS) item.error = `${(dims.width * dims.height / 1e6).toFixed(0)} MP: the limit is 50 MP`;
+      }
+    }
+  }
+  renderThumbs();
+  update();
+}
+
+function removeItem(key) {
+  const index = state.items.findIndex((i) => i.key === key);
+  if (index < 0) return;
+  const [item] = state.items.splice(index, 1);
+  if (item.kind === 'file') URL.revokeObjectURL(item.url);
+  if (item.kind === 'parent') els.parentId.value = '';
+  showImagesError('');
+  renderThumbs();
+  update();
+}
+
+function moveItem(key, delta) {
+  const index = state.items.findIndex((i) => i.key === key);
+  const target = index + delta;
+  if (index < 0 || target < 0 || target >= state.items.length) return;
+  if (state.items[target].kind === 'parent') return; // the earlier result stays first
+  [state.items[index], state.items[target]] = [state.items[target], state.items[index]];
+  renderThumbs();
+  update();
+  els.thumbs.querySelector(`[data-key="${key}"] [data-move="${delta}"]`)?.focus();
+}
+
+function renderThumbs() {
+  els.thumbs.replaceChildren(...state.items.map((item, index) => {
+    const li = document.createElement('li');
+    li.className = `thumb${index === 0 ? ' main' : ''}${item.error ? ' invalid' : ''}`;
+    li.dataset.key = item.key;
+    const img = new Image();
+    img.src = item.url;
+    img.alt = item.kind === 'parent' ? 'Result of the earlier edit' : (item.file?.name || `Image ${index + 1}`);
+    const badge = document.createElement('span');
+    badge.className = 'badge';
+    badge.textContent = item.kind === 'parent' ? 'Earlier result' : (index === 0 ? 'Main' : String(index + 1));
+    li.append(img, badge);
+    if (item.error) {
+      const bad = document.createElement('span');
+      bad.className = 'bad';
+      bad.textContent = item.error;
+      li.append(bad);
+    }
+    const tools = document.createElement('div');
+    tools.className = 'tools';
+    if (item.kind !== 'parent') {
+      tools.append(button('◀', `Move ${img.alt} earlier`, () => moveItem(item.key, -1), { move: -1 }));
+      tools.append(button('▶', `Move ${img.alt} later`, () => moveItem(item.key, 1), { move: 1 }));
+    }
+    tools.append(button('✕', `Remove ${img.alt}`, () => removeItem(item.key)));
+    li.append(tools);
+    return li;
+  }));
+  const n = state.items.length;
+  els.imageCounter.textContent = `${n}/${config.max_images}`;
+  els.imageCounter.classList.toggle('over', n > config.max_images);
+}
+
+function button(text, label, onClick, data = {}) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = text;
+  b.title = label;
+  b.setAttribute('aria-label', label);
+  if (data.move) b.dataset.move = data.move;
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function showImagesError(message) {
+  els.imagesError.textContent = message;
+  els.imagesError.hidden = !message;
+}
+
+// --- price, plan and the Generate button --------------------------------------------------------------
+
+let estimateTimer = null;
+let estimateAbort = null;
+
+function update() {
+  const s = settings();
+  const count = state.items.length;
+  const prompt = els.prompt.value;
+  const trimmed = prompt.trim();
+  els.promptCounter.textContent = `${numberFormat.format(prompt.length)}/${numberFormat.format(config.max_prompt_chars)}`;
+  els.promptCounter.classList.toggle('over', prompt.length > config.max_prompt_chars);
+  const credits = localPrice(s, Math.max(1, count));
+  const balance = state.balance;
+  els.costLine.innerHTML = '';
+  els.costLine.append(`Cost ${formatCredits(credits)}`);
+  const sep = document.createElement('span');
+  sep.className = 'sep';
+  sep.textContent = '·';
+  els.costLine.append(sep, balance === null ? 'Remaining …' : `Remaining ${formatCredits(balance)}`);
+
+  let reason = '';
+  let topUp = false;
+  if (!count) reason = 'Add at least one image.';
+  else if (count > config.max_images) reason = `Use at most ${config.max_images} images.`;
+  else if (state.items.some((i) => i.error)) reason = 'Remove the images marked in red.';
+  else if (!trimmed) reason = 'Write an instruction.';
+  else if (prompt.length > config.max_prompt_chars) reason = `Shorten the instruction to ${numberFormat.format(config.max_prompt_chars)} characters.`;
+  else if (state.estimate?.refusal && state.estimateFor === estimateKey()) reason = 'Change the part of the instruction the editor cannot do (see above).';
+  else if (balance !== null && balance < credits) { reason = `This edit costs ${formatCredits(credits)} and you have ${formatCredits(balance)}.`; topUp = true; }
+  else if (state.submitting) reason = '';
+
+  els.generate.disabled = Boolean(reason) || state.submitting;
+  els.generate.textContent = state.submitting ? 'Sending…' : 'Generate';
+  els.why.replaceChildren();
+  if (reason) {
+    els.why.append(reason);
+    if (topUp) {
+      const a = document.createElement('a');
+      a.href = '/billing';
+      a.textContent = ' Top up credits';
+      els.why.append(a);
+    }
+  }
+  els.why.hidden = !reason;
+  scheduleEstimate();
+}
+
+function estimateKey() {
+  const s = settings();
+  const main = state.items[0];
+  return JSON.stringify([s.quality, s.resolution, s.aspect_ratio, state.items.length, main?.width, main?.height, els.prompt.value.trim()]);
+}
+
+function scheduleEstimate() {
+  const key = estimateKey();
+  if (key === state.estimateFor) return;
+  clearTimeout(estimateTimer);
+  estimateTimer = setTimeout(() => runEstimate(key), 250);
+}
+
+async function runEstimate(key) {
+  estimateAbort?.abort();
+  estimateAbort = new AbortController();
+  const s = settings();
+  const main = state.items[0];
+  const prompt = els.prompt.value.trim();
+  try {
+    const result = await api('/api/v1/estimate', {
+      method: 'POST', signal: estimateAbort.signal,
+      json: {
+        quality: s.quality, resolution: s.resolution, aspect_ratio: s.aspect_ratio,
+        image_count: Math.max(1, state.items.length),
+        width: main?.width || null, height: main?.height || null,
+        prompt: prompt && prompt.length <= config.max_prompt_chars ? prompt : null,
+      },
+    });
+    state.estimate = result;
+    state.estimateFor = key;
+    if (result.balance !== null) state.balance = result.balance;
+    showEstimate(result, s);
+    update();
+  } catch (err) {
+    if (err.name !== 'AbortError') console.warn('estimate failed', err);
+  }
+}
+
+function showEstimate(result, s) {
+  els.sizeLine.textContent = `Output ${result.width} × ${result.height} px`;
+  const auto = els.aspect.querySelector('option[value="auto"]');
+  if (auto) auto.textContent = s.aspect_ratio === 'auto' || state.items.length ? `Auto (${autoLabel(result, s)})` : 'Auto (from the first image)';
+  els.plan.replaceChildren();
+  els.plan.classList.toggle('refused', Boolean(result.refusal));
+  if (result.refusal) {
+    const strong = document.createElement('strong');
+    strong.textContent = result.refusal.clause ? `Can't do “${result.refusal.clause}”` : "Can't do this instruction";
+    const p = document.createElement('div');
+    p.textContent = result.refusal.message;
+    const help = document.createElement('a');
+    help.href = '/help/instructions';
+    help.textContent = 'See what the editor understands';
+    els.plan.append(strong, p, help);
+    els.plan.hidden = false;
+  } else if (result.plan?.length) {
+    const strong = document.createElement('strong');
+    strong.textContent = 'Will do:';
+    const ul = document.createElement('ul');
+    for (const step of result.plan) {
+      const li = document.createElement('li');
+      li.textContent = step;
+      ul.append(li);
+    }
+    els.plan.append(strong, ul);
+    els.plan.hidden = false;
+  } else {
+    els.plan.hidden = true;
+  }
+}
+
+function autoLabel(result, s) {
+  if (s.aspect_ratio !== 'auto') {
+    const main = state.items[0];
+    return main ? `${main.width}×${main.height} source` : 'from the first image';
+  }
+  return `${result.width} × ${result.height}`;
+}
+
+// --- submit and follow ---------------------------------------------------------------------------------
+
+async function submit() {
+  if (els.generate.disabled || state.submitting) return;
+  state.submitting = true;
+  showImagesError('');
+  els.promptError.hidden = true;
+  update();
+  const s = settings();
+  const body = new FormData();
+  for (const item of state.items) if (item.kind === 'file') body.append('image', item.file, item.file.name || 'image');
+  body.append('prompt', els.prompt.value);
+  for (const [k, v] of Object.entries(s)) body.append(k, v);
+  if (els.parentId.value) body.append('parent_id', els.parentId.value);
+  const before = state.items[0]?.url;
+  showProgress('queued');
+  try {
+    const edit = await api('/api/v1/edits', { method: 'POST', body, headers: { 'Idempotency-Key': crypto.randomUUID() } });
+    state.balance = state.balance === null ? null : state.balance - edit.credits;
+    updateHeaderBalance();
+    follow(edit, before);
+  } catch (err) {
+    showSubmitError(err);
+  } finally {
+    state.submitting = false;
+    update();
+  }
+}
+
+function showSubmitError(err) {
+  resetStage();
+  const field = err instanceof ApiError ? err.field : null;
+  if (field === 'prompt') { els.promptError.textContent = err.message; els.promptError.hidden = false; els.prompt.focus(); }
+  else if (field === 'image' || field === 'parent_id') showImagesError(err.message);
+  else {
+    els.why.textContent = err.message;
+    if (err.code === 'insufficient_credits') {
+      const a = document.createElement('a');
+      a.href = '/billing';
+      a.textContent = ' Top up credits';
+      els.why.append(a);
+    }
+    els.why.hidden = false;
+  }
+  refreshBalance();
+}
+
+function follow(edit, before) {
+  clearTimeout(state.polling);
+  state.shown = { edit, before };
+  const started = Date.now();
+  const tick = async () => {
+    let current = edit;
+    try { current = await api(`/api/v1/edits/${edit.id}`); } catch (err) { console.warn(err); }
+    state.shown.edit = current;
+    if (current.status === 'succeeded') return showResult(current, before);
+    if (current.status === 'failed') return showFailure(current);
+    showProgress(current.status, Math.round((Date.now() - started) / 1000));
+    state.polling = setTimeout(tick, 700);
+  };
+  state.polling = setTimeout(tick, 300);
+}
+
+function setStatus(status) {
+  els.status.replaceChildren();
+  if (!status) return;
+  const span = document.createElement('span');
+  span.className = `status status-${status}`;
+  span.textContent = status;
+  els.status.append(span);
+}
+
+function showProgress(status, seconds = 0) {
+  setStatus(status);
+  els.actions.hidden = true;
+  const box = document.createElement('div');
+  box.className = 'progress';
+  const title = document.createElement('strong');
+  title.textContent = status === 'running' ? 'Editing your image…' : 'Waiting for a free worker…';
+  const bar = document.createElement('div');
+  bar.className = 'progress-bar';
+  bar.append(document.createElement('i'));
+  const note = document.createElement('p');
+  note.className = 'small muted';
+  note.textContent = seconds ? `${seconds}s · your credits are reserved and only charged if it succeeds` : 'Your credits are reserved and only charged if it succeeds';
+  box.append(title, bar, note);
+  els.stage.replaceChildren(box);
+}
+
+function showResult(edit, before) {
+  setStatus('succeeded');
+  const after = `/api/v1/edits/${edit.id}/result?inline=1`;
+  mountCompare(els.stage, { before: before || `/api/v1/edits/${edit.id}/inputs/0`, after, width: edit.width, height: edit.height });
+  els.resultSize.textContent = `${edit.width} × ${edit.height} px · ${edit.output_format.toUpperCase()}`;
+  els.resultCost.textContent = `${formatCredits(edit.credits)} charged`;
+  els.download.href = `/api/v1/edits/${edit.id}/result`;
+  els.details.href = `/edits/${edit.id}`;
+  els.actions.hidden = false;
+  refreshBalance();
+}
+
+function showFailure(edit) {
+  setStatus('failed');
+  els.actions.hidden = true;
+  const box = document.createElement('div');
+  box.className = 'error-box';
+  const title = document.createElement('strong');
+  title.textContent = 'This edit did not work';
+  const msg = document.createElement('p');
+  msg.textContent = edit.error?.message || 'The edit failed.';
+  const refund = document.createElement('p');
+  refund.className = 'small';
+  refund.textContent = `Your ${formatCredits(edit.credits)} were returned.`;
+  box.append(title, msg, refund);
+  els.stage.replaceChildren(box);
+  refreshBalance();
+}
+
+function resetStage() {
+  setStatus('');
+  els.actions.hidden = true;
+  els.stage.replaceChildren($('placeholder') || document.createTextNode(''));
+}
+
+async function refreshBalance() {
+  try {
+    const me = await api('/api/v1/me');
+    state.balance = me.balance;
+    updateHeaderBalance();
+    update();
+  } catch (err) { console.warn(err); }
+}
+
+function updateHeaderBalance() {
+  const pill = document.querySelector('[data-balance]');
+  if (pill && state.balance !== null) pill.textContent = formatCredits(state.balance);
+}
+
+// "Edit this result": the result becomes the first image of a new edit (parent_id), nothing re-uploaded.
+function useAsParent(edit) {
+  for (const item of state.items) if (item.kind === 'file') URL.revokeObjectURL(item.url);
+  state.items = [{ key: nextKey++, kind: 'parent', parentId: edit.id, url: `/api/v1/edits/${edit.id}/result?inline=1`, width: edit.width, height: edit.height, error: '' }];
+  els.parentId.value = edit.id;
+  els.prompt.value = '';
+  renderThumbs();
+  update();
+  els.prompt.focus();
+  form.scrollIntoView({ behavior: 'smooth', block: 'start' });
+}
+
+async function startFrom(start) {
+  const edit = start.edit;
+  if (start.mode === 'from') {
+    useAsParent(edit);
+    return;
+  }
+  const files = [];
+  for (const input of edit.inputs) {
+    const response = await fetch(input.url, { credentials: 'same-origin' });
+    if (!response.ok) continue;
+    const blob = await response.blob();
+    const ext = (input.content_type.split('/')[1] || 'png').replace('jpeg', 'jpg');
+    files.push(new File([blob], `input-${files.length + 1}.${ext}`, { type: blob.type }));
+  }
+  await addFiles(files);
+}
+
+// --- wiring --------------------------------------------------------------------------------------------
+
+els.fileInput.addEventListener('change', () => { addFiles(els.fileInput.files); els.fileInput.value = ''; });
+for (const type of ['dragenter', 'dragover']) {
+  els.dropzone.addEventListener(type, (e) => { e.preventDefault(); els.dropzone.classList.add('dragging'); });
+}
+for (const type of ['dragleave', 'drop']) {
+  els.dropzone.addEventListener(type, () => els.dropzone.classList.remove('dragging'));
+}
+els.dropzone.addEventListener('drop', (e) => { e.preventDefault(); addFiles(e.dataTransfer?.files || []); });
+document.addEventListener('dragover', (e) => e.preventDefault());
+document.addEventListener('drop', (e) => { if (!els.dropzone.contains(e.target)) { e.preventDefault(); addFiles(e.dataTransfer?.files || []); } });
+document.addEventListener('paste', (e) => {
+  const files = [...(e.clipboardData?.files || [])].filter((f) => f.type.startsWith('image/'));
+  if (files.length) { e.preventDefault(); addFiles(files); }
+});
+els.prompt.addEventListener('input', update);
+form.addEventListener('change', (e) => { if (e.target !== els.fileInput) update(); });
+form.addEventListener('submit', (e) => { e.preventDefault(); submit(); });
+els.editResult.addEventListener('click', () => state.shown && useAsParent(state.shown.edit));
+els.runAgain.addEventListener('click', () => submit());
+
+renderThumbs();
+update();
+refreshBalance();
+if (config.start) startFrom(config.start);

@@ -1,0 +1,152 @@
+"""A person walks the editor in a real browser: sign up, add images by picker and by drop, watch the cost
+follow the settings, generate, see the result and download it."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import time
+
+import pytest
+from PIL import Image
+
+from tests.conftest import FIXTURES, verify_ledger
+from tests.web.conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def wait_until(page, expression: str, timeout: float = 20) -> None:
+    """Poll a JavaScript expression until it is true (our CSP forbids the eval behind wait_for_function)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {expression}")
+        time.sleep(0.05)
+
+
+def drop_file(page, selector: str, name: str, data: bytes, mime: str) -> None:
+    """Simulate dropping a file from the desktop onto `selector`."""
+    handle = page.evaluate_handle(
+        """([name, b64, mime]) => {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], name, { type: mime }));
+            return dt;
+        }""",
+        [name, base64.b64encode(data).decode(), mime],
+    )
+    page.dispatch_event(selector, "drop", {"dataTransfer": handle})
+
+
+def test_editor_from_sign_up_to_download(live_server, page_for, context, tmp_path):
+    page = page_for(1280, 900)
+    page.goto(live_server.url + "/")
+    screenshot(page, "home-desktop")
+    page.get_by_role("link", name="Sign up free").click()
+    page.fill("input[name=email]", "walker@example.com")
+    page.fill("input[name=password]", "a good password")
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url("**/edit")
+    cost = page.locator("#cost-line")
+    generate = page.locator("#generate")
+    assert generate.is_disabled()
+    assert "Add at least one image" in page.locator("#why").inner_text()
+
+    # By the file picker…
+    page.set_input_files("#file-input", str(FIXTURES / "coffee.png"))
+    page.wait_for_selector("#thumbs li")
+    # …and by a drop.
+    drop_file(page, "#dropzone", "portrait.jpg", (FIXTURES / "grace_hopper.jpg").read_bytes(), "image/jpeg")
+    wait_until(page, "document.querySelectorAll('#thumbs li').length === 2")
+    assert page.locator("#image-counter").inner_text() == "2/9"
+
+    page.fill("#prompt", "Make it brighter")
+    assert page.locator("#prompt-counter").inner_text().startswith("16/")
+    # The cost follows the settings: medium 1K = 2, high 4K = 16.
+    wait_until(page, "document.querySelector('#cost-line').textContent.includes('Cost 2 credits')")
+    assert "Remaining 10 credits" in cost.inner_text()
+    page.locator("label:has(input[name=quality][value=high])").click()
+    page.locator("label:has(input[name=resolution][value='4K'])").click()
+    wait_until(page, "document.querySelector('#cost-line').textContent.includes('Cost 16 credits')")
+    assert generate.is_disabled()
+    assert "costs 16 credits and you have 10" in page.locator("#why").inner_text()
+    assert page.locator("#why a[href='/billing']").count() == 1
+    page.locator("label:has(input[name=resolution][value='1K'])").click()
+    wait_until(page, "document.querySelector('#cost-line').textContent.includes('Cost 4 credits')")
+    # Auto aspect shows the size it resolves to (coffee.png is 600×400 -> 3:2 -> 1024×688).
+    wait_until(page, "document.querySelector('#size-line').textContent.includes('1024 × 688')")
+    assert "1024 × 688" in page.locator("#aspect-ratio option[value=auto]").inner_text()
+    page.select_option("#aspect-ratio", "16:9")
+    wait_until(page, "document.querySelector('#size-line').textContent.includes('1024 × 576')")
+    screenshot(page, "editor-ready-desktop")
+
+    assert generate.is_enabled()
+    generate.click()
+    page.wait_for_selector(".compare img.after", timeout=30_000)
+    wait_until(page, "document.querySelector('.compare img.after').complete && document.querySelector('.compare img.after').naturalWidth > 0")
+    assert page.locator("#result-size").inner_text().startswith("1024 × 576 px")
+    wait_until(page, "document.querySelector('#cost-line').textContent.includes('Remaining 6 credits')")
+    screenshot(page, "editor-result-desktop")
+
+    with page.expect_download() as download_info:
+        page.locator("#download").click()
+    download = download_info.value
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    with Image.open(saved) as image:
+        assert image.size == (1024, 576)
+        assert image.format == "PNG"
+    assert re.match(r"edit-[0-9a-f]{12}-1024x576\.png", download.suggested_filename)
+
+    # Edit this result: it becomes the first image of a new edit.
+    page.locator("#edit-result").click()
+    wait_until(page, "document.querySelectorAll('#thumbs li').length === 1")
+    assert "Earlier result" in page.locator("#thumbs li .badge").inner_text()
+    verify_ledger(context)
+
+
+def test_editor_at_phone_width(live_server, page_for, context):
+    from tests.conftest import create_user
+
+    create_user(context, email="phone@example.com", password="a good password", credits=10)
+    page = page_for(390, 844)
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=email]", "phone@example.com")
+    page.fill("input[name=password]", "a good password")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/edit")
+    page.set_input_files("#file-input", str(FIXTURES / "astronaut.png"))
+    page.fill("#prompt", "Warmer colours")
+    wait_until(page, "document.querySelector('#size-line').textContent.includes('1024 × 1024')")
+    # Nothing overflows sideways at phone width.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "editor-phone")
+    page.goto(live_server.url + "/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "home-phone")
+
+
+def test_bad_file_is_flagged_in_the_browser(live_server, page_for, context):
+    from tests.conftest import create_user
+
+    create_user(context, email="bad@example.com", password="a good password", credits=10)
+    page = page_for()
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=email]", "bad@example.com")
+    page.fill("input[name=password]", "a good password")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/edit")
+    drop_file(page, "#dropzone", "notes.png", b"this is not an image at all", "image/png")
+    page.wait_for_selector("#thumbs li.invalid")
+    assert "Not a PNG, JPEG or WebP" in page.locator("#thumbs li .bad").inner_text()
+    page.fill("#prompt", "Brighter")
+    assert page.locator("#generate").is_disabled()
+    assert "Remove the images marked in red" in page.locator("#why").inner_text()
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buffer, "PNG")
+    page.locator("#thumbs li .tools button[aria-label^='Remove']").click()
+    drop_file(page, "#dropzone", "red.png", buffer.getvalue(), "image/png")
+    wait_until(page, "document.querySelectorAll('#thumbs li:not(.invalid)').length === 1")
+    wait_until(page, "!document.querySelector('#generate').disabled")

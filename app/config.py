@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     # The pipeline.
     edit_workers: int = Field(default=2, ge=0)
     """In-process worker threads (memory queue) or threads per `worker` process."""
+    worker_poll_seconds: float = Field(default=0.2, gt=0)
     lease_seconds: float = Field(default=120.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     retry_base_seconds: float = Field(default=2.0, ge=0)

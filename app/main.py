@@ -62,6 +62,15 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     install_error_handlers(app)
 
+    @app.get("/healthz", include_in_schema=False)
+    def healthz(request: Request) -> dict[str, str]:
+        """For load balancers and the container's HEALTHCHECK: the database answers."""
+        from sqlalchemy import text
+
+        with request.app.state.context.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
     @app.middleware("http")
     async def browser_defaults(request: Request, call_next):  # type: ignore[no-untyped-def]
         response: Response = await call_next(request)

@@ -57,10 +57,12 @@ class TaskQueue:
         """Whether messages only exist in this process (so this process must run the workers)."""
         return isinstance(self.broker, StubBroker)
 
-    def start_workers(self, threads: int) -> None:
+    def start_workers(self, threads: int, *, poll_seconds: float = 0.2) -> None:
+        """Consume in `threads` threads. Idle threads wake every `poll_seconds` (also how long a stop takes)."""
         if threads <= 0 or self._worker is not None:
             return
-        self._worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=200)
+        self._worker = dramatiq.Worker(self.broker, worker_threads=threads,
+                                       worker_timeout=max(1, int(poll_seconds * 1000)))
         self._worker.start()
         log.info("workers started: %d thread(s) on %s", threads, self.url.split("@")[-1])
 

@@ -25,7 +25,7 @@ class Workers:
         is the only worker, so edits left running or queued by a stopped server are taken up at once."""
         sole_worker = self.context.queue.in_process
         sweep(self.context, all_running_are_orphans=sole_worker, resend_all_queued=sole_worker)
-        self.context.queue.start_workers(self.threads)
+        self.context.queue.start_workers(self.threads, poll_seconds=self.context.settings.worker_poll_seconds)
         self.sweeper.start()
         self.running = True
 

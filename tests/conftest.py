@@ -106,6 +106,7 @@ def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
         "lease_seconds": 30,
         "sweep_interval_seconds": 0.5,
         "retry_base_seconds": 0.05,
+        "worker_poll_seconds": 0.02,
         "model_dir": Path(__file__).resolve().parent.parent / "data" / "models",
         "_env_file": None,
     }

@@ -9,8 +9,9 @@ the next answers with `fake.then(...)`: each error shape, `retry-after`, a slow 
 The edited image is the first reference, cover-fitted to the requested size and inverted, so a test can tell
 a result that came through the provider from one that did not.
 
-Use the `fake_openai` fixture (import it into the test module), `openai_backend_for_tests(url)` for a
-backend pointed at it, and `openai_settings(fake)` for settings_overrides that run the app on it.
+Use the `fake_openai` fixture (import `fake_openai_fixture` and `fake_openai_server_fixture` into the test
+module), `openai_backend_for_tests(url)` for a backend pointed at it, and `openai_settings(fake)` for
+settings_overrides that run the app on it.
 """
 
 from __future__ import annotations
@@ -380,16 +381,21 @@ def openai_settings(fake: FakeOpenAI, **extra: Any) -> dict[str, Any]:
             "openai_retry_max_wait_seconds": 1.0, **extra}
 
 
-@pytest.fixture(scope="session")
-def _fake_openai_server() -> Iterator[FakeOpenAI]:
+# Fixtures under a name of their own, so that a test module imports `fake_openai_fixture` and
+# `fake_openai_server_fixture` (marked as used for ruff) and its tests ask for `fake_openai` as usual.
+
+
+@pytest.fixture(scope="session", name="fake_openai_server")
+def fake_openai_server_fixture() -> Iterator[FakeOpenAI]:
+    """The fake OpenAI server, started once per test module that imports it."""
     server = FakeOpenAI().start()
     yield server
     server.stop()
 
 
-@pytest.fixture
-def fake_openai(_fake_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
+@pytest.fixture(name="fake_openai")
+def fake_openai_fixture(fake_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
     """The fake OpenAI server, with an empty script and no recorded requests."""
-    _fake_openai_server.reset()
-    yield _fake_openai_server
-    _fake_openai_server.reset()
+    fake_openai_server.reset()
+    yield fake_openai_server
+    fake_openai_server.reset()

@@ -80,7 +80,7 @@ def signup_submit(request: Request, db: DbSession, context: Context, email: Anno
             user = accounts.create_user(db, email=email, password=password,
                                         signup_credits=context.settings.signup_credits)
     except AppError as error:
-        return render(request, "auth.html", status_code=error.status, mode="signup", error=error, email=email,
+        return render(request, "auth.html", status_code=error.status, db=db, mode="signup", error=error, email=email,
                       next=_safe_next(next), signup_credits=context.settings.signup_credits)
     return _signed_in_redirect(request, db, context, user, _safe_next(next))
 
@@ -98,7 +98,7 @@ def login_submit(request: Request, db: DbSession, context: Context, email: Annot
     try:
         user = accounts.authenticate(db, email=email, password=password)
     except AppError as error:
-        return render(request, "auth.html", status_code=error.status, mode="login", error=error, email=email,
+        return render(request, "auth.html", status_code=error.status, db=db, mode="login", error=error, email=email,
                       next=_safe_next(next))
     return _signed_in_redirect(request, db, context, user, _safe_next(next))
 
@@ -135,7 +135,7 @@ def editor(request: Request, principal: PagePrincipal, db: DbSession, context: C
     if source_id:
         source = edits.get_edit(db, principal.user_id, source_id)
         start = {"mode": "from" if parent else "rerun", "edit": edit_json(source)}
-    return render(request, "editor.html", principal=principal, start=start,
+    return render(request, "editor.html", db=db, principal=principal, start=start,
                   config={
                       "table": context.pricing.table, "extra": context.pricing.extra_reference_credits,
                       "long_edges": sizes.LONG_EDGE, "aspect_ratios": list(sizes.ASPECT_RATIOS),
@@ -172,14 +172,14 @@ async def editor_submit(request: Request, context: Context) -> Response:
 @router.get("/history", response_class=HTMLResponse)
 def history(request: Request, principal: PagePrincipal, db: DbSession, cursor: str | None = None) -> Response:
     rows, next_cursor = edits.list_edits(db, principal.user_id, limit=12, cursor=cursor)
-    return render(request, "history.html", principal=principal, edits=rows, next_cursor=next_cursor,
+    return render(request, "history.html", db=db, principal=principal, edits=rows, next_cursor=next_cursor,
                   first_page=cursor is None)
 
 
 @router.get("/edits/{edit_id}", response_class=HTMLResponse)
 def edit_detail(edit_id: str, request: Request, principal: PagePrincipal, db: DbSession) -> Response:
     edit = edits.get_edit(db, principal.user_id, edit_id)
-    return render(request, "edit_detail.html", principal=principal, edit=edit, data=edit_json(edit))
+    return render(request, "edit_detail.html", db=db, principal=principal, edit=edit, data=edit_json(edit))
 
 
 @router.post("/edits/{edit_id}/delete")
@@ -198,7 +198,7 @@ def _account_page(request: Request, db: DbSession, principal: Principal, cursor:
     before = int(cursor) if cursor and cursor.isdigit() else None
     rows = ledger.history(db, principal.user_id, limit=26, before_seq=before)
     next_cursor = str(rows[24].seq) if len(rows) > 25 else None
-    return render(request, "account.html", principal=principal, transfers=rows[:25], next_cursor=next_cursor,
+    return render(request, "account.html", db=db, principal=principal, transfers=rows[:25], next_cursor=next_cursor,
                   api_keys=accounts.list_api_keys(db, principal.user_id), signed=ledger.signed_amount, **extra)
 
 

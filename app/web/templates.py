@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -42,8 +43,12 @@ templates.env.globals.update(asset=asset)
 templates.env.filters.update(credits=credits_label, money=money)
 
 
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """A page, with the signed-in person (if any), their balance and the CSRF token in its context."""
+def render(request: Request, name: str, status_code: int = 200, *, db: Session | None = None,
+           **context: Any) -> HTMLResponse:
+    """A page, with the signed-in person (if any), their balance and the CSRF token in its context.
+
+    Pass the request's `db` when the handler has one: on SQLite a second transaction in the same thread
+    would wait for the first one's write lock."""
     from app.deps import identify
 
     app_context = request.app.state.context
@@ -58,8 +63,11 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     if principal is not None and "balance" not in context:
         from app.billing import ledger
 
-        with app_context.transaction() as db:
+        if db is not None:
             base["balance"] = ledger.balance(db, principal.user_id)
+        else:
+            with app_context.transaction() as own:
+                base["balance"] = ledger.balance(own, principal.user_id)
     base.update(context)
     return templates.TemplateResponse(request, name, base, status_code=status_code)
 

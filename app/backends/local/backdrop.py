@@ -22,6 +22,8 @@ MAX_BORDER_NOISE = 5.0
 MIN_INLIER_SHARE = 0.55
 SHADOW_WEIGHT = 0.3
 SHADOW_MIN_RATIO = 0.35
+# Steepest lightness change (Lab L per pixel) that still reads as a soft shadow rather than an edge.
+SHADOW_MAX_SLOPE = 2.5
 
 
 @dataclass
@@ -104,8 +106,11 @@ def fit_backdrop(image: np.ndarray) -> tuple[BackdropModel, float, float]:
     return BackdropModel(coefficients.astype(np.float32)), float(keep.mean()), noise
 
 
-def backdrop_distance(image: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
-    """ΔE between image and backdrop, with darker pixels of the backdrop's hue discounted as shadow."""
+def backdrop_distance(image: np.ndarray, backdrop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ΔE between image and backdrop, with darker pixels of the backdrop's hue discounted as shadow.
+
+    Returns the distance and a shadow map: smooth, darker pixels of the backdrop's hue (H×W bool).
+    """
     lab = _lab(image)
     lab_b = _lab(backdrop)
     d_l = lab[..., 0] - lab_b[..., 0]
@@ -114,7 +119,12 @@ def backdrop_distance(image: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
     # A shadow darkens but keeps the hue; very dark pixels are the subject whatever their hue.
     shadowish = np.clip((ratio - SHADOW_MIN_RATIO) / 0.15, 0.0, 1.0) * np.clip(1.0 - (d_c - 3.0) / 6.0, 0.0, 1.0)
     weight = np.where(d_l < 0, 1.0 - (1.0 - SHADOW_WEIGHT) * shadowish, 1.0)
-    return np.sqrt((d_l * weight) ** 2 + d_c**2).astype(np.float32)
+    distance = np.sqrt((d_l * weight) ** 2 + d_c**2).astype(np.float32)
+    # Shadows are soft: a gentle slope of lightness, where a silhouette is a sharp step.
+    lightness = cv2.GaussianBlur(lab[..., 0], (0, 0), 0.8)
+    slope = np.hypot(cv2.Sobel(lightness, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lightness, cv2.CV_32F, 0, 1, ksize=3)) / 8
+    shadow = (d_l < 0) & (shadowish > 0.9) & (slope < SHADOW_MAX_SLOPE)
+    return distance, shadow
 
 
 def segment_backdrop(image_u8: np.ndarray) -> BackdropResult:
@@ -125,15 +135,15 @@ def segment_backdrop(image_u8: np.ndarray) -> BackdropResult:
     if noise > MAX_BORDER_NOISE or inlier_share < MIN_INLIER_SHARE:
         return BackdropResult(None, model, 0.0, "the backdrop is not plain")
     backdrop = model.evaluate(width, height)
-    distance = backdrop_distance(image, backdrop)
+    distance, shadow = backdrop_distance(image, backdrop)
 
     low = max(2.5, 3.0 * noise)
     high = max(12.0, 7.0 * noise)
     area = height * width
     kernel = np.ones((3, 3), np.uint8)
 
-    # Confident backdrop: close to the model and connected to the border.
-    close = (distance < low).astype(np.uint8)
+    # Confident backdrop: close to the model, or soft shadow on it, and connected to the border.
+    close = ((distance < low) | shadow).astype(np.uint8)
     count, labels = cv2.connectedComponents(close, connectivity=4)
     touching = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     touching = touching[touching > 0]
@@ -161,6 +171,14 @@ def segment_backdrop(image_u8: np.ndarray) -> BackdropResult:
     # Watershed lines (-1) sit between the regions: give them to the side they resemble.
     lines = markers == -1
     solid[lines] = distance[lines] > (low + high) / 2
+
+    # The flood settles ties along edges coarsely; peel off rim pixels that plainly match the backdrop.
+    for _ in range(3):
+        rim = solid & cv2.dilate((~solid).astype(np.uint8), kernel).astype(bool)
+        peel = rim & ((distance < low) | shadow)
+        if not peel.any():
+            break
+        solid &= ~peel
 
     # Drop specks; fill small holes that the subject encloses (text on a label, reflections).
     count, labels, stats, _ = cv2.connectedComponentsWithStats(solid.astype(np.uint8), connectivity=8)
@@ -194,7 +212,9 @@ def segment_backdrop(image_u8: np.ndarray) -> BackdropResult:
     edge_share = [solid[0].mean(), solid[-1].mean(), solid[:, 0].mean(), solid[:, -1].mean()]
     sides = sum(share > 0.05 for share in edge_share)
     # Confidence 2: contrast along the silhouette, compared with the decision threshold.
-    inner_edge = solid & ~cv2.erode(solid.astype(np.uint8), kernel, iterations=2).astype(bool)
+    # Measured just inside the silhouette: the outermost pixels are mixtures with the backdrop.
+    inner_edge = (cv2.erode(solid.astype(np.uint8), kernel, iterations=2).astype(bool)
+                  & ~cv2.erode(solid.astype(np.uint8), kernel, iterations=4).astype(bool))
     contrast = float(np.median(distance[inner_edge])) if inner_edge.any() else 0.0
     contrast_score = np.clip((contrast - low) / (high - low), 0.0, 1.0)
     # Confidence 3: how much of the subject is only weakly different from the backdrop.

@@ -18,6 +18,7 @@ import numpy as np
 # Below this colour difference (in 0..1 RGB units) between subject and background, unmixing is unreliable
 # and the smooth mask is kept instead.
 MIN_SEPARATION = 0.06
+SNAP_LOW, SNAP_HIGH = 0.15, 0.9
 
 
 def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -57,28 +58,38 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
 
 
 def local_colours(image: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """The weighted average colour around each pixel (normalised convolution), filling gaps from coarser scales.
+    """The weighted average colour around each pixel (normalised convolution), gaps filled by push-pull.
 
     image: H×W×3 float32; weight: H×W float32 in 0..1 (1 where a pixel belongs to the region whose colour
-    is wanted). Pixels with no region nearby get the colour from progressively wider neighbourhoods.
+    is wanted). Pixels with none of the region nearby take the colour of the nearest part of it, found on
+    a pyramid (averaged down until every cell has some weight, then pulled back up).
     """
     weighted = image * weight[..., None]
-    result = np.zeros_like(image)
-    filled = np.zeros(weight.shape, np.float32)
-    current = sigma
-    for _ in range(6):
-        numerator = cv2.GaussianBlur(weighted, (0, 0), current)
-        denominator = cv2.GaussianBlur(weight, (0, 0), current)
-        usable = (denominator > 1e-3) & (filled < 0.5)
-        result[usable] = numerator[usable] / denominator[usable][:, None]
-        filled[usable] = 1.0
-        if filled.min() > 0.5:
-            break
-        current *= 3
-    if filled.min() <= 0.5:
-        total = weight.sum()
-        fallback = weighted.reshape(-1, 3).sum(0) / total if total > 0 else image.reshape(-1, 3).mean(0)
-        result[filled <= 0.5] = fallback
+    numerator = cv2.GaussianBlur(weighted, (0, 0), sigma)
+    denominator = cv2.GaussianBlur(weight, (0, 0), sigma)
+    result = numerator / np.maximum(denominator, 1e-6)[..., None]
+    missing = denominator <= 1e-3
+    if not missing.any():
+        return result
+    total = float(weight.sum())
+    if total <= 0:
+        result[:] = image.reshape(-1, 3).mean(0)
+        return result
+    numerators, denominators = [numerator], [denominator]
+    while min(numerators[-1].shape[:2]) > 2 and (denominators[-1] <= 1e-3).any():
+        numerators.append(cv2.pyrDown(numerators[-1]))
+        denominators.append(cv2.pyrDown(denominators[-1]))
+    coarse = np.empty(numerators[-1].shape, np.float32)
+    coarse[:] = weighted.reshape(-1, 3).sum(0) / total
+    usable = denominators[-1] > 1e-3
+    coarse[usable] = numerators[-1][usable] / denominators[-1][usable][:, None]
+    for level in range(len(numerators) - 2, -1, -1):
+        height, width = numerators[level].shape[:2]
+        up = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
+        usable = denominators[level] > 1e-3
+        up[usable] = numerators[level][usable] / denominators[level][usable][:, None]
+        coarse = up
+    result[missing] = coarse[missing]
     return result
 
 
@@ -87,7 +98,9 @@ def unmix(pixels: np.ndarray, fore: np.ndarray, back: np.ndarray, fallback: np.n
     direction = fore - back
     length2 = np.einsum("nc,nc->n", direction, direction)
     alpha = np.einsum("nc,nc->n", pixels - back, direction) / np.maximum(length2, 1e-6)
-    alpha = np.clip(alpha, 0.0, 1.0)
+    # The estimates of F and B drift a little (a shadow deepening toward the subject, a shaded rim), which
+    # leaves a faint haze of alpha around the edge: values near 0 or 1 are snapped to it.
+    alpha = np.clip((alpha - SNAP_LOW) / (SNAP_HIGH - SNAP_LOW), 0.0, 1.0)
     # Where subject and background colours are close the ratio is noise, and a colour far from the line
     # between them (a highlight, a third colour) is no mix of the two: lean on the smooth mask there.
     trust = np.clip((np.sqrt(length2) - MIN_SEPARATION) / MIN_SEPARATION, 0.0, 1.0)
@@ -104,8 +117,12 @@ class EdgeColours:
     back: np.ndarray
 
 
-def edge_colours(image: np.ndarray, alpha: np.ndarray, *, sigma: float = 3.0) -> EdgeColours:
-    """Estimate subject and background colours near every pixel from the confident parts of a matte."""
+def edge_colours(image: np.ndarray, alpha: np.ndarray, *, sigma: float = 1.5) -> EdgeColours:
+    """Estimate subject and background colours near every pixel from the confident parts of a matte.
+
+    Only pixels a little inside each side count (edge pixels are mixtures), and the neighbourhood is
+    small, so a shaded rim of the subject is estimated from the rim, not from the subject's middle.
+    """
     kernel = np.ones((3, 3), np.uint8)
     sure_fore = cv2.erode((alpha > 0.95).astype(np.uint8), kernel, iterations=2).astype(np.float32)
     sure_back = cv2.erode((alpha < 0.05).astype(np.uint8), kernel, iterations=2).astype(np.float32)
@@ -119,6 +136,20 @@ def boundary_band(alpha: np.ndarray, half_width: float) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     edge = cv2.dilate(solid, kernel) != cv2.erode(solid, kernel)
     return edge | ((alpha > 0.02) & (alpha < 0.98))
+
+
+def sample(array: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Bilinear samples of an H×W×C float32 array at N points (x, y); returns N×C."""
+    count = xs.size
+    # remap wants maps narrower than 32767 pixels: lay the points out in rows of 1024.
+    columns = 1024
+    rows = max(1, -(-count // columns))
+    map_x = np.zeros(rows * columns, np.float32)
+    map_y = np.zeros(rows * columns, np.float32)
+    map_x[:count], map_y[:count] = xs, ys
+    sampled = cv2.remap(array, map_x.reshape(rows, columns), map_y.reshape(rows, columns), cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE)
+    return sampled.reshape(rows * columns, -1)[:count]
 
 
 @dataclass
@@ -153,10 +184,8 @@ def refine_at_output(
         return RefinedEdge(alpha, ys, xs, np.zeros((0, 3), np.uint8))
     points = np.stack([xs, ys, np.ones_like(xs)], axis=1).astype(np.float32)
     work_xy = points @ to_work.T.astype(np.float32)
-    map_x = np.ascontiguousarray(work_xy[:, 0].reshape(-1, 1))
-    map_y = np.ascontiguousarray(work_xy[:, 1].reshape(-1, 1))
-    fore = cv2.remap(colours.fore, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0]
-    back = cv2.remap(colours.back, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0]
+    fore = sample(colours.fore, work_xy[:, 0], work_xy[:, 1])
+    back = sample(colours.back, work_xy[:, 0], work_xy[:, 1])
     pixels = output_rgb[ys, xs].astype(np.float32) / 255.0
     band_alpha = coarse_alpha[ys, xs]
     if unmix_alpha:

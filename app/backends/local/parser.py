@@ -382,6 +382,14 @@ def _split(tokens: list[Token], prompt: str) -> list[Clause]:
     for group in groups:
         cut = None
         for index, token in enumerate(group):
+            # "Instagram story with a navy gradient background": what follows "with" is its own request,
+            # unless the part before is the background itself ("replace the background with white").
+            if (token.tag == "FILLER" and token.value == "with" and index > 0
+                    and not any(t.tag in ("BG", "REMOVE", "KEEP", "NEG") for t in group[:index])
+                    and any(t.tag not in ("FILLER", "SUBJECT") for t in group[:index])
+                    and any(t.tag in ("BG", "GRADIENT", "PORTRAIT") for t in group[index + 1:])):
+                cut = index
+                break
             if token.tag == "SHADOW":
                 for back in range(index - 1, max(-1, index - 5), -1):
                     if group[back].tag == "FILLER" and group[back].value in ("with", "and", "plus"):
@@ -864,6 +872,14 @@ def _interpret(ctx: _Context, clause: Clause) -> None:
     unknown = clause.tags("WORD")
     if unknown:
         raise _not_understood(clause, unknown)
+    # "square white background", "16:9 black and white": a shape named alongside another request.
+    shapes = [t for t in clause.tokens if t.tag in ("ASPECT", "RATIO")]
+    others = [t for t in clause.content() if t.tag not in ("ASPECT", "RATIO", "SUBJECT", "CHANGE", "INC")]
+    if shapes and others and (has("NEG") or not has("CROP", "EXTEND", "CENTRE", "CLOSE", "MARGIN", "NOOP",
+                                                    "KEEP", "ROTATE")):
+        _framing(ctx, Clause(shapes, clause.text))
+        clause = Clause([t for t in clause.tokens if t not in shapes], clause.text)
+        has = clause.has
     if has("NEG"):
         _negation(ctx, clause)
         return

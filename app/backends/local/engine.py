@@ -1,0 +1,371 @@
+"""The offline edit engine: `EDIT_BACKEND=local`.
+
+`plan()` parses the instruction (see `parser.py`) and answers the steps and the aspect it asks for, or
+refuses quoting the clause it cannot do. `edit()` runs the plan on CPU: geometry, finding the subject when
+the edit needs one, framing to the exact output size, the subject's soft edge at output resolution, colour,
+the new background and its shadow, compositing and sharpening. One instance serves all worker threads: it
+keeps no per-edit state, and the only shared resources (the TFLite models) sit behind locks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from app.backends.base import BackendRefused, Capabilities, EditRequest, EditResult, Plan, PlanRequest
+from app.backends.local import background as bg
+from app.backends.local import colour
+from app.backends.local.framing import (
+    Rendered,
+    Window,
+    blurred_fill,
+    choose_window,
+    compose_affine,
+    invert_affine,
+    render,
+    warp,
+)
+from app.backends.local.matting import RefinedEdge, boundary_band, refine_at_output
+from app.backends.local.parser import parse
+from app.backends.local.person import PersonFinder
+from app.backends.local.plan import (
+    CUTOUT_OPERATIONS,
+    Adjust,
+    AutoLevels,
+    BackgroundColour,
+    BackgroundGradient,
+    BackgroundImage,
+    BlackAndWhite,
+    BlurBackground,
+    Denoise,
+    EditPlan,
+    Frame,
+    FrameSubject,
+    MatchColours,
+    Mirror,
+    NudgeSubject,
+    RemoveBackground,
+    Rotate,
+    Sepia,
+    Shadow,
+    Sharpen,
+)
+from app.backends.local.quality import Quality, quality_for
+from app.backends.local.shadow import shadow_mask
+from app.backends.local.subject import Subject, find_subject
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+MODEL_NAME = "local-engine"
+RESAMPLE_NAMES = {
+    Image.Resampling.BILINEAR: "bilinear", Image.Resampling.BICUBIC: "bicubic", Image.Resampling.LANCZOS: "Lanczos",
+}
+# Unsharp radius for the "sharpen" instruction, in output pixels per 1000 pixels of the long edge.
+USER_SHARPEN_RADIUS = 1.2
+
+
+class LocalBackend:
+    """Plain-language edits on CPU with no network and no keys."""
+
+    name = "local"
+    capabilities = Capabilities(plans=True, transparent_output=True)
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.people = PersonFinder(settings.resolved_model_dir)
+
+    def plan(self, request: PlanRequest) -> Plan:
+        """The steps and output aspect for an instruction; raises BackendRefused when it cannot be done."""
+        edit_plan = parse(request.prompt, request.image_count)
+        return Plan(edit_plan.steps(), edit_plan.aspect(request.main_size))
+
+    def edit(self, request: EditRequest) -> EditResult:
+        """Run the instruction on request.images[0] and return exactly request.width × request.height."""
+        if not request.images:
+            raise BackendRefused("An edit needs at least one image.", code="no_image")
+        plan = parse(request.prompt, len(request.images))
+        if request.background == "transparent" and plan.background() is None:
+            plan.operations.append(RemoveBackground())  # the caller asked for a transparent result
+        run = _Run(self, plan, request)
+        image = run.execute()
+        return EditResult(image=image, plan=run.steps, model=MODEL_NAME)
+
+
+def _transpose(image: Image.Image, plan: EditPlan) -> Image.Image:
+    turns = plan.quarter_turns()
+    # PIL rotates counter-clockwise; our degrees are clockwise.
+    methods = {1: Image.Transpose.ROTATE_270, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_90}
+    if turns:
+        image = image.transpose(methods[turns])
+    for op in plan.find(Mirror):
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT if op.axis == "horizontal"  # type: ignore[attr-defined]
+                                else Image.Transpose.FLIP_TOP_BOTTOM)
+    return image
+
+
+def _split_alpha(image: Image.Image) -> tuple[Image.Image, np.ndarray | None]:
+    """The picture flattened on white, and its alpha when it has real transparency."""
+    if image.mode not in ("RGBA", "LA", "PA") and "transparency" not in image.info:
+        return image.convert("RGB"), None
+    rgba = image.convert("RGBA")
+    alpha = rgba.getchannel("A")
+    low, _ = alpha.getextrema()  # type: ignore[misc]
+    if low >= 250:
+        return rgba.convert("RGB"), None
+    flat = Image.new("RGB", rgba.size, (255, 255, 255))
+    flat.paste(rgba, mask=alpha)
+    return flat, np.asarray(alpha)
+
+
+class _Run:
+    """One edit in progress: the inputs, the working images and the steps done so far."""
+
+    def __init__(self, backend: LocalBackend, plan: EditPlan, request: EditRequest) -> None:
+        self.backend = backend
+        self.plan = plan
+        self.request = request
+        self.quality: Quality = quality_for(request.quality)
+        self.size = (request.width, request.height)
+        self.steps: list[str] = []
+        self.transparent_ok = request.output_format.lower() in ("png", "webp") and request.background != "opaque"
+
+    # -- the pipeline ------------------------------------------------------------------------------------
+
+    def execute(self) -> Image.Image:
+        plan, quality = self.plan, self.quality
+        source, source_alpha = _split_alpha(self.request.images[0])
+        if plan.find(Rotate) or plan.find(Mirror):
+            source = _transpose(source, plan)
+            if source_alpha is not None:
+                source_alpha = np.asarray(_transpose(Image.fromarray(source_alpha), plan))
+            self.steps.extend(op.sentence() for op in plan.ordered() if isinstance(op, (Rotate, Mirror)))
+        source_array = np.asarray(source)
+
+        background = plan.background()
+        cutout = isinstance(background, CUTOUT_OPERATIONS)
+        subject_frames = plan.find(FrameSubject)
+        needs_subject = background is not None or bool(subject_frames)
+        ratio_change = abs(math.log((source.width / source.height) / (self.size[0] / self.size[1])))
+        subject: Subject | None = None
+        if needs_subject or plan.find(Frame) or ratio_change > 0.01:
+            subject = find_subject(source_array, quality, self.backend.people, required=needs_subject,
+                                   source_alpha=source_alpha)
+
+        rendered, window = self._frame(source, subject, cutout)
+        photo = rendered.pixels
+        edge: RefinedEdge | None = None
+        alpha: np.ndarray | None = None
+        if subject is not None and (cutout or isinstance(background, BlurBackground)):
+            alpha, edge = self._matte(subject, rendered, photo)
+        if rendered.covered is not None and not cutout:
+            photo = self._fill_extension(rendered, subject, window, source.size)
+
+        if plan.find(Denoise):
+            photo = colour.denoise(photo)
+            self.steps.append(Denoise().sentence())
+
+        canvas, transparent = self._canvas(background, photo, alpha)
+        fore = edge.fore if edge is not None else None
+        photo, fore = self._colours(photo, fore, alpha, canvas)
+        if isinstance(background, BlurBackground) and alpha is not None:
+            canvas = bg.portrait_blur(photo, alpha, background.strength)
+            self.steps.append(background.sentence())
+
+        if alpha is None:
+            result = photo
+        else:
+            if edge is not None and edge.ys.size:
+                photo = photo.copy()
+                photo[edge.ys, edge.xs] = fore  # type: ignore[index]
+            shade = None
+            shadows = plan.find(Shadow)
+            if shadows:
+                grounded = not bool((alpha[-2:] > 0.5).mean() > 0.02)
+                shade = shadow_mask(alpha, shadows[0].strength, grounded=grounded)  # type: ignore[attr-defined]
+                self.steps.append(shadows[0].sentence())
+            if transparent:
+                result = self._transparent(photo, alpha, shade)
+            else:
+                assert canvas is not None
+                if shade is not None:
+                    canvas = bg.darken(canvas, shade)
+                result = bg.composite(photo, canvas, alpha)
+
+        self._framing_steps(rendered, window, subject, source.size)
+        result = self._sharpen(result)
+        return Image.fromarray(result, "RGBA" if result.shape[-1] == 4 else "RGB")
+
+    # -- steps of the pipeline -------------------------------------------------------------------------
+
+    def _frame(self, source: Image.Image, subject: Subject | None, cutout: bool) -> tuple[Rendered, Window]:
+        plan = self.plan
+        frames = plan.find(Frame)
+        subject_frames = plan.find(FrameSubject)
+        if frames:
+            mode = frames[0].mode  # type: ignore[attr-defined]
+        else:
+            mode = "extend" if plan.no_crop else "auto"
+        extendable = cutout or (subject is not None and subject.kind in ("product", "transparent"))
+        subject_frame = None
+        if subject_frames:
+            subject_frame = "tight" if subject_frames[0].tight else "centre"  # type: ignore[attr-defined]
+        window = choose_window(
+            source.size, self.size, mode=mode,
+            focus=subject.focus() if subject is not None else None,
+            box=subject.box() if subject is not None else None,
+            subject_frame=subject_frame if subject is not None else None,
+            extendable=extendable,
+        )
+        return render(source, window, self.size, self.quality.resample), window
+
+    def _matte(self, subject: Subject, rendered: Rendered, photo: np.ndarray) -> tuple[np.ndarray, RefinedEdge]:
+        """The subject's matte at output size, with its edge refined and its colours cleaned there."""
+        scale = subject.scale
+        work_to_source = np.array([[1 / scale, 0, 0.5 / scale - 0.5], [0, 1 / scale, 0.5 / scale - 0.5]])
+        work_to_output = compose_affine(rendered.source_to_output, work_to_source)
+        coarse = warp(subject.alpha, work_to_output, self.size)
+        band_work = boundary_band(subject.alpha, self.quality.band).astype(np.uint8)
+        band = warp(band_work, work_to_output, self.size, nearest=True) > 0
+        edge = refine_at_output(photo, coarse, band, subject.colours(), invert_affine(work_to_output),
+                                unmix_alpha=self.quality.refine)
+        if not self.quality.refine:
+            # Low quality keeps the feathered matte and skips the colour clean-up at the edge.
+            edge = RefinedEdge(coarse, edge.ys[:0], edge.xs[:0], edge.fore[:0])
+        return np.clip(edge.alpha, 0.0, 1.0), edge
+
+    def _fill_extension(self, rendered: Rendered, subject: Subject | None, window: Window,
+                        source_size: tuple[int, int]) -> np.ndarray:
+        covered = rendered.covered
+        assert covered is not None
+        photo = rendered.pixels
+        if subject is not None and subject.backdrop is not None:
+            # Continue the modelled backdrop: evaluate it small (it is smooth) and scale up, with dither.
+            width, height = self.size
+            src_w, src_h = source_size
+
+            def norm(value: float, extent: int) -> float:
+                return value / max(1, extent - 1) * 2 - 1
+
+            output_to_source = invert_affine(rendered.source_to_output)
+            u0, v0 = output_to_source @ np.array([0, 0, 1.0])
+            u1, v1 = output_to_source @ np.array([width - 1, height - 1, 1.0])
+            small_w, small_h = max(8, width // 8), max(8, height // 8)
+            surface = subject.backdrop.evaluate(small_w, small_h,
+                                                (norm(u0, src_w), norm(v0, src_h), norm(u1, src_w), norm(v1, src_h)))
+            full = cv2.resize(surface, (width, height), interpolation=cv2.INTER_LINEAR) * 255.0
+            full += np.random.default_rng(1).random((height, width, 1), dtype=np.float32) - 0.5
+            fill = np.clip(np.round(full), 0, 255).astype(np.uint8)
+            result = photo.copy()
+            result[~covered] = fill[~covered]
+            return result
+        return blurred_fill(photo, covered)
+
+    def _canvas(self, background: object, photo: np.ndarray, alpha: np.ndarray | None
+                ) -> tuple[np.ndarray | None, bool]:
+        """The new background (None with a transparent result) and whether the result is transparent."""
+        size, resample = self.size, self.quality.resample
+        if isinstance(background, RemoveBackground):
+            if self.transparent_ok:
+                self.steps.append("Remove the background (transparent)")
+                return None, True
+            reason = "JPEG has no transparency" if self.request.output_format.lower() not in ("png", "webp") \
+                else "an opaque result was asked for"
+            self.steps.append(f"Remove the background (white: {reason})")
+            return bg.solid(size, (255, 255, 255)), False
+        if isinstance(background, BackgroundColour):
+            self.steps.append(background.sentence())
+            return bg.solid(size, background.colour), False
+        if isinstance(background, BackgroundGradient):
+            self.steps.append(background.sentence())
+            return bg.gradient(size, background.start, background.end, background.direction), False
+        if isinstance(background, BackgroundImage):
+            self.steps.append(background.sentence())
+            return bg.image_backdrop(self.request.images[background.index - 1], size, resample), False
+        return None, False
+
+    def _colours(self, photo: np.ndarray, fore: np.ndarray | None, alpha: np.ndarray | None,
+                 canvas: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Apply the colour operations to the photo and, identically, to the cleaned edge colours."""
+        for op in self.plan.ordered():
+            transform = None
+            if isinstance(op, NudgeSubject) and canvas is not None and alpha is not None:
+                inside = photo[alpha > 0.5]
+                if inside.size:
+                    transform = colour.nudge_toward(inside[:, None, :], canvas)
+            elif isinstance(op, MatchColours):
+                reference = np.asarray(self.request.images[op.index - 1].convert("RGB").reduce(4)
+                                       if min(self.request.images[op.index - 1].size) >= 64
+                                       else self.request.images[op.index - 1].convert("RGB"))
+                transform = colour.match_colours(photo, reference, op.strength)
+            elif isinstance(op, AutoLevels):
+                transform = colour.auto_levels(photo)
+            elif isinstance(op, Adjust):
+                transform = {"brightness": colour.brightness, "contrast": colour.contrast,
+                             "saturation": colour.saturation, "warmth": colour.warmth}[op.kind](op.amount)
+            elif isinstance(op, BlackAndWhite):
+                transform = colour.black_and_white()
+            elif isinstance(op, Sepia):
+                transform = colour.sepia(op.strength)
+            if transform is None:
+                continue
+            photo = transform(photo)
+            if fore is not None and fore.size:
+                fore = transform(fore[:, None, :])[:, 0, :]
+            self.steps.append(op.sentence())
+        return photo, fore
+
+    def _transparent(self, photo: np.ndarray, alpha: np.ndarray, shade: np.ndarray | None) -> np.ndarray:
+        if shade is None:
+            a8 = np.clip(np.round(alpha * 255), 0, 255).astype(np.uint8)
+            return np.dstack([photo, a8])
+        # A black shadow under the subject: alpha adds up, colour is the subject's share of the mix.
+        total = alpha + (1.0 - alpha) * shade
+        share = np.where(total > 1e-4, alpha / np.maximum(total, 1e-4), 0.0).astype(np.float32)
+        rgb = bg.composite(photo, np.zeros_like(photo), share)
+        a8 = np.clip(np.round(total * 255), 0, 255).astype(np.uint8)
+        return np.dstack([rgb, a8])
+
+    def _framing_steps(self, rendered: Rendered, window: Window, subject: Subject | None,
+                       source_size: tuple[int, int]) -> None:
+        width, height = self.size
+        on_subject = subject is not None
+        for op in self.plan.find(FrameSubject):
+            self.steps.append(op.sentence() if on_subject else "Centre the picture (no subject found)")
+        for op in self.plan.find(Frame):
+            text = op.sentence()
+            if not on_subject and op.mode == "crop":  # type: ignore[attr-defined]
+                text = text.replace("centred on the subject", "centred")
+            self.steps.append(text)
+        if not self.plan.find(Frame) and not self.plan.find(FrameSubject):
+            src_w, src_h = source_size
+            whole = abs(window.x0) < 0.5 and abs(window.y0) < 0.5 and abs(window.x1 - src_w) < 0.5 \
+                and abs(window.y1 - src_h) < 0.5
+            if not whole:
+                if rendered.covered is not None:
+                    self.steps.append(f"Extend the canvas to the {width}:{height} shape, keeping the whole picture")
+                else:
+                    where = "centred on the subject" if on_subject else "centred"
+                    self.steps.append(f"Crop to the {width}:{height} shape, {where}")
+        name = RESAMPLE_NAMES.get(self.quality.resample, "bicubic")
+        self.steps.append(f"Output at {width}×{height} ({name} resampling)")
+
+    def _sharpen(self, result: np.ndarray) -> np.ndarray:
+        long_edge = max(self.size)
+        rgb = result[..., :3]
+        sharpened = rgb
+        for op in self.plan.find(Sharpen):
+            sharpened = colour.sharpen(sharpened, op.strength, max(0.8, USER_SHARPEN_RADIUS * long_edge / 1000))  # type: ignore[attr-defined]
+            self.steps.append(op.sentence())
+        if self.quality.sharpen > 0:
+            radius = max(0.5, self.quality.sharpen_radius * long_edge / 1000)
+            sharpened = colour.sharpen(sharpened, self.quality.sharpen, radius)
+        if sharpened is rgb:
+            return result
+        if result.shape[-1] == 4:
+            return np.dstack([sharpened, result[..., 3]])
+        return sharpened

@@ -1,0 +1,214 @@
+"""Framing: which part of the source becomes the output, and rendering it at the exact output size.
+
+A window is a rectangle in source pixels with the output's aspect ratio. Cropping keeps it inside the
+source and centres it on the subject; extending lets it reach past the source, and the part outside is
+filled (with the backdrop, a new background, or a blurred copy of the photo). The window is resampled to
+the output size once, with the quality level's filter, and the same mapping is used for the subject's matte
+so the two line up exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+# A subject cut by more than this share of its box makes automatic fitting extend instead of crop.
+MAX_AUTO_CUT = 0.02
+# Margin around the subject, as a share of its size, when framing on it.
+TIGHT_MARGIN = 0.08
+CENTRE_MARGIN = 0.25
+
+
+@dataclass(frozen=True)
+class Window:
+    """A rectangle in source pixels (it may reach outside the source when extending)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    def inside(self, width: int, height: int) -> bool:
+        """Whether the window lies within a width×height source (to a fraction of a pixel)."""
+        return self.x0 >= -0.5 and self.y0 >= -0.5 and self.x1 <= width + 0.5 and self.y1 <= height + 0.5
+
+
+def _fit_size(width: float, height: float, ratio: float, *, cover: bool) -> tuple[float, float]:
+    """The largest (cover=False: smallest containing) ratio-shaped size for a width×height area."""
+    if (width / height > ratio) == cover:
+        return height * ratio, height
+    return width, width / ratio
+
+
+def _centred(cx: float, cy: float, w: float, h: float) -> Window:
+    return Window(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+
+
+def _clamp(window: Window, width: int, height: int) -> Window:
+    """Slide a window that fits in the source back inside it."""
+    dx = max(0.0, -window.x0) - max(0.0, window.x1 - width)
+    dy = max(0.0, -window.y0) - max(0.0, window.y1 - height)
+    return Window(window.x0 + dx, window.y0 + dy, window.x1 + dx, window.y1 + dy)
+
+
+def _cut_share(window: Window, box: tuple[float, float, float, float]) -> float:
+    x0, y0, x1, y1 = box
+    area = max(1e-6, (x1 - x0) * (y1 - y0))
+    inter = max(0.0, min(x1, window.x1) - max(x0, window.x0)) * max(0.0, min(y1, window.y1) - max(y0, window.y0))
+    return 1.0 - inter / area
+
+
+def _grow_to_include(window: Window, box: tuple[float, float, float, float], ratio: float,
+                     margin: float) -> Window:
+    x0, y0, x1, y1 = box
+    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
+    left, top = min(window.x0, x0 - mx), min(window.y0, y0 - my)
+    right, bottom = max(window.x1, x1 + mx), max(window.y1, y1 + my)
+    w, h = _fit_size(right - left, bottom - top, ratio, cover=False)
+    return _centred((left + right) / 2, (top + bottom) / 2, w, h)
+
+
+def choose_window(
+    source_size: tuple[int, int],
+    output_size: tuple[int, int],
+    *,
+    mode: str,
+    focus: tuple[float, float] | None = None,
+    box: tuple[float, float, float, float] | None = None,
+    subject_frame: str | None = None,
+    extendable: bool = False,
+) -> Window:
+    """Pick the source window for the output.
+
+    mode: "crop" (fill the output, centred on `focus`), "extend" (keep the whole source) or "auto" (crop,
+    unless that would cut the subject and the surroundings can be extended). subject_frame: "tight" or
+    "centre" to frame on the subject `box`. extendable: whether the area outside the source can be filled
+    convincingly (a plain backdrop or a new background).
+    """
+    width, height = source_size
+    ratio = output_size[0] / output_size[1]
+    centre = focus or (width / 2, height / 2)
+
+    if subject_frame and box is not None:
+        x0, y0, x1, y1 = box
+        margin = TIGHT_MARGIN if subject_frame == "tight" else CENTRE_MARGIN
+        bw, bh = (x1 - x0) * (1 + 2 * margin), (y1 - y0) * (1 + 2 * margin)
+        w, h = _fit_size(bw, bh, ratio, cover=False)
+        if subject_frame == "centre":
+            # Centring keeps at least the crop of the whole frame; it only moves, and extends if it must.
+            cover_w, cover_h = _fit_size(width, height, ratio, cover=True)
+            w, h = max(w, cover_w), max(h, cover_h)
+        window = _centred((x0 + x1) / 2, (y0 + y1) / 2, w, h)
+        if not extendable:
+            if window.width > width or window.height > height:
+                cover_w, cover_h = _fit_size(width, height, ratio, cover=True)
+                window = _centred((x0 + x1) / 2, (y0 + y1) / 2, cover_w, cover_h)
+            window = _clamp(window, width, height)
+        return window
+
+    if mode == "extend":
+        w, h = _fit_size(width, height, ratio, cover=False)
+        return _centred(width / 2, height / 2, w, h)
+
+    w, h = _fit_size(width, height, ratio, cover=True)
+    window = _clamp(_centred(centre[0], centre[1], w, h), width, height)
+    if mode == "auto" and box is not None and extendable and _cut_share(window, box) > MAX_AUTO_CUT:
+        window = _grow_to_include(window, box, ratio, 0.06)
+    return window
+
+
+@dataclass
+class Rendered:
+    """The window resampled to the output size."""
+
+    pixels: np.ndarray
+    """H×W×3 uint8 (areas outside the source are black until filled)."""
+    covered: np.ndarray | None
+    """H×W bool: where the source is (None when it covers everything)."""
+    source_to_output: np.ndarray
+    """2×3 affine from source pixel coordinates to output pixel coordinates."""
+
+
+def render(source: Image.Image, window: Window, output_size: tuple[int, int],
+           resample: Image.Resampling) -> Rendered:
+    """Resample the window of `source` (RGB) to exactly `output_size`."""
+    out_w, out_h = output_size
+    scale_x, scale_y = out_w / window.width, out_h / window.height
+    src_w, src_h = source.size
+    # The part of the window that the source covers, snapped to whole output pixels.
+    ox0 = max(0, round((0 - window.x0) * scale_x))
+    oy0 = max(0, round((0 - window.y0) * scale_y))
+    ox1 = min(out_w, round((src_w - window.x0) * scale_x))
+    oy1 = min(out_h, round((src_h - window.y0) * scale_y))
+    box = (window.x0 + ox0 / scale_x, window.y0 + oy0 / scale_y, window.x0 + ox1 / scale_x,
+           window.y0 + oy1 / scale_y)
+    box = (max(0.0, box[0]), max(0.0, box[1]), min(float(src_w), box[2]), min(float(src_h), box[3]))
+    part = source.resize((ox1 - ox0, oy1 - oy0), resample, box=box, reducing_gap=3.0)
+    full = (ox0, oy0, ox1, oy1) == (0, 0, out_w, out_h)
+    if full:
+        pixels = np.asarray(part).copy()
+        covered = None
+    else:
+        pixels = np.zeros((out_h, out_w, 3), np.uint8)
+        pixels[oy0:oy1, ox0:ox1] = np.asarray(part)
+        covered = np.zeros((out_h, out_w), bool)
+        covered[oy0:oy1, ox0:ox1] = True
+    # Source pixel centres map linearly onto output pixel centres through the box.
+    sx = (ox1 - ox0) / (box[2] - box[0])
+    sy = (oy1 - oy0) / (box[3] - box[1])
+    matrix = np.array([[sx, 0.0, ox0 - box[0] * sx + 0.5 * sx - 0.5],
+                       [0.0, sy, oy0 - box[1] * sy + 0.5 * sy - 0.5]], np.float64)
+    return Rendered(pixels, covered, matrix)
+
+
+def warp(array: np.ndarray, work_to_output: np.ndarray, output_size: tuple[int, int], *,
+         nearest: bool = False) -> np.ndarray:
+    """Resample a work-resolution array (matte, band) onto the output grid."""
+    flags = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
+    return cv2.warpAffine(array, work_to_output.astype(np.float64), output_size, flags=flags,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """outer ∘ inner for 2×3 affines."""
+    a = np.vstack([outer, [0, 0, 1]])
+    b = np.vstack([inner, [0, 0, 1]])
+    return (a @ b)[:2]
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    """The inverse of a 2×3 affine."""
+    return cv2.invertAffineTransform(matrix.astype(np.float64))
+
+
+def blurred_fill(pixels: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """Fill the uncovered part of an extended canvas with a darkened, heavily blurred cover of the photo."""
+    out_h, out_w = covered.shape
+    ys, xs = np.nonzero(covered)
+    region = pixels[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    # Blur small (fast and smooth), then scale up to cover the whole canvas.
+    small_w = 64
+    small_h = max(1, round(small_w * out_h / out_w))
+    rh, rw = region.shape[:2]
+    scale = max(small_w / rw, small_h / rh)
+    cw, ch = max(1, round(rw * scale)), max(1, round(rh * scale))
+    small = cv2.resize(region, (cw, ch), interpolation=cv2.INTER_AREA)
+    left, top = (cw - small_w) // 2, (ch - small_h) // 2
+    small = small[top:top + small_h, left:left + small_w]
+    small = cv2.GaussianBlur(small, (0, 0), 3.0)
+    fill = cv2.resize(small, (out_w, out_h), interpolation=cv2.INTER_CUBIC)
+    fill = cv2.convertScaleAbs(fill, alpha=0.85)
+    result = pixels.copy()
+    result[~covered] = fill[~covered]
+    return result

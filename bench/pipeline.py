@@ -1,0 +1,172 @@
+"""Issue 2's rows: submitting 9 × 12-megapixel JPEGs (p50 time, peak memory growth of the server), and the
+pipeline's own cost per tier with a pass-through backend, as a ratio to the floor (Pillow decoding the
+main input, resizing to the target and encoding the chosen format, measured in the same run)."""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSTHROUGH = "tests.backends.stand_ins:PassThroughBackend"
+SUBMIT_ROUNDS = 7
+
+
+def twelve_megapixel_jpeg(seed: int) -> bytes:
+    """A camera-like 4000×3000 JPEG: a real photo scaled up with sensor-like noise (so it compresses like one)."""
+    rng = np.random.default_rng(seed)
+    base = Image.open(ROOT / "tests" / "fixtures" / "coffee.png").convert("RGB").resize((4000, 3000), Image.BICUBIC)
+    pixels = np.asarray(base, dtype=np.int16) + rng.normal(0, 6, (3000, 4000, 3)).astype(np.int16)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _row(name: str, value: float, unit: str, floor: float | None) -> dict[str, Any]:
+    return {"name": name, "value": value, "unit": unit, "floor": floor,
+            "ok": None if floor is None else value <= floor}
+
+
+def bench_submit() -> list[dict[str, Any]]:
+    import httpx
+    import psutil
+
+    images = [twelve_megapixel_jpeg(seed) for seed in range(9)]
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "DATA_DIR": folder, "EDIT_BACKEND": PASSTHROUGH, "PYTHONPATH": str(ROOT),
+               "EDIT_WORKERS": "0", "SECRET_KEY": "bench"}
+        env.pop("DATABASE_URL", None)
+        subprocess.run([sys.executable, "-m", "app", "migrate"], env=env, cwd=folder, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "app", "users", "create", "--email", "bench@example.com", "--password",
+                        "bench password", "--credits", "1000"], env=env, cwd=folder, check=True, capture_output=True)
+        key = subprocess.run([sys.executable, "-m", "app", "apikeys", "create", "--email", "bench@example.com"], env=env,
+                             cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
+        port = _free_port()
+        server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], env=env, cwd=folder,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            _wait_up(base_url)
+            process = psutil.Process(server.pid)
+            files = [("image", (f"photo{n}.jpg", data, "image/jpeg")) for n, data in enumerate(images)]
+            with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
+                http.post("/api/v1/edits", data={"prompt": "Brighter"}, files=files).raise_for_status()  # warm-up
+                baseline = process.memory_info().rss
+                peak = [baseline]
+                stop = threading.Event()
+
+                def sample() -> None:
+                    while not stop.is_set():
+                        peak[0] = max(peak[0], process.memory_info().rss)
+                        time.sleep(0.005)
+
+                sampler = threading.Thread(target=sample, daemon=True)
+                sampler.start()
+                times = []
+                for _ in range(SUBMIT_ROUNDS):
+                    started = time.perf_counter()
+                    http.post("/api/v1/edits", data={"prompt": "Brighter"}, files=files).raise_for_status()
+                    times.append(time.perf_counter() - started)
+                stop.set()
+                sampler.join()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    upload_mb = sum(len(data) for data in images) / 1e6
+    return [
+        _row(f"submit 9 × 12 MP JPEG ({upload_mb:.0f} MB) p50", statistics.median(times), "s", 1.5),
+        _row("submit 9 × 12 MP JPEG peak memory growth", (peak[0] - baseline) / 2**20, "MB", 400),
+    ]
+
+
+def bench_pipeline_cost() -> list[dict[str, Any]]:
+    """Runner with a pass-through backend vs the floor, on a 12 MP JPEG, PNG out (the default format)."""
+    sys.path.insert(0, str(ROOT))
+    from app.config import Settings
+    from app.context import build_context
+    from app.editor import service
+    from app.editor.output import decode_input, encode, fit
+    from app.editor.runner import Runner
+    from app.migrations import upgrade
+
+    source = twelve_megapixel_jpeg(42)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(_env_file=None, data_dir=Path(folder), edit_backend=PASSTHROUGH, edit_workers=0,
+                            secret_key="bench")
+        upgrade(settings.resolved_database_url)
+        context = build_context(settings)
+        from app.accounts.service import create_user
+
+        with context.transaction() as db:
+            user = create_user(db, email="bench@example.com", password="bench password", signup_credits=10_000)
+        runner = Runner(context)
+        for resolution in ("1K", "2K", "4K"):
+            pipeline_times, floor_times = [], []
+            for _ in range(5):
+                upload = _Upload(source)
+                edit, _ = service.submit(context, user.id, service.Submission(
+                    prompt="Pass through", images=[upload], resolution=resolution, output_format="png"))
+                started = time.perf_counter()
+                runner.run(edit.id)
+                pipeline_times.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                image = decode_input(source, at_least=(edit.width, edit.height))
+                encode(fit(image, edit.width, edit.height), "png")
+                floor_times.append(time.perf_counter() - started)
+            pipeline, floor = statistics.median(pipeline_times), statistics.median(floor_times)
+            rows.append(_row(f"pipeline {resolution} PNG, pass-through ({pipeline:.2f} s vs floor {floor:.2f} s)",
+                             pipeline / floor, "x floor", 1.3 if resolution == "4K" else None))
+        context.queue.stop()
+        context.engine.dispose()
+    return rows
+
+
+class _Upload:
+    """What the multipart parser hands the service, for a file already in memory."""
+
+    def __init__(self, data: bytes) -> None:
+        import hashlib
+
+        self._data = data
+        self.sha256 = hashlib.sha256(data).hexdigest() + str(time.perf_counter_ns())  # each submit is new
+        self.size = len(data)
+
+    def read(self) -> bytes:
+        return self._data
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_up(url: str) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/api/v1/pricing", timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+def run() -> list[dict[str, Any]]:
+    return bench_submit() + bench_pipeline_cost()

@@ -27,8 +27,7 @@ def main(argv: list[str]) -> int:
 def print_table(rows: list[dict[str, Any]]) -> None:
     header = ("benchmark", "value", "floor", "ok")
     lines = [(row["name"], f"{row['value']:.3f} {row['unit']}",
-              "" if row.get("floor") is None else f"{row['comparison'] if 'comparison' in row else '<='} "
-                                                  f"{row['floor']:g} {row['unit']}",
+              "" if row.get("floor") is None else f"<= {row['floor']:g} {row['unit']}",
               {True: "yes", False: "NO", None: ""}[row.get("ok")]) for row in rows]
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *lines, strict=False)]
     print(" | ".join(title.ljust(width) for title, width in zip(header, widths, strict=True)))

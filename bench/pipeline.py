@@ -26,7 +26,8 @@ SUBMIT_ROUNDS = 7
 def twelve_megapixel_jpeg(seed: int) -> bytes:
     """A camera-like 4000×3000 JPEG: a real photo scaled up with sensor-like noise (so it compresses like one)."""
     rng = np.random.default_rng(seed)
-    base = Image.open(ROOT / "tests" / "fixtures" / "coffee.png").convert("RGB").resize((4000, 3000), Image.BICUBIC)
+    base = Image.open(ROOT / "tests" / "fixtures" / "coffee.png").convert("RGB")
+    base = base.resize((4000, 3000), Image.Resampling.BICUBIC)
     pixels = np.asarray(base, dtype=np.int16) + rng.normal(0, 6, (3000, 4000, 3)).astype(np.int16)
     buffer = io.BytesIO()
     Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=90)
@@ -50,8 +51,8 @@ def bench_submit() -> list[dict[str, Any]]:
         subprocess.run([sys.executable, "-m", "app", "migrate"], env=env, cwd=folder, check=True, capture_output=True)
         subprocess.run([sys.executable, "-m", "app", "users", "create", "--email", "bench@example.com", "--password",
                         "bench password", "--credits", "1000"], env=env, cwd=folder, check=True, capture_output=True)
-        key = subprocess.run([sys.executable, "-m", "app", "apikeys", "create", "--email", "bench@example.com"], env=env,
-                             cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
+        key = subprocess.run([sys.executable, "-m", "app", "apikeys", "create", "--email", "bench@example.com"],
+                             env=env, cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
         port = _free_port()
         server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], env=env, cwd=folder,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -4,7 +4,8 @@ It speaks the documented request and response shapes of `POST /v1/images/edits`:
 and what gpt-image-2 accepts (size rules, no `input_fidelity`, no transparent background, known parameters
 only) the way OpenAI does, answers `{created, data: [{b64_json}], output_format, quality, size, usage}`, and
 records every request (fields, image parts, headers) so a test can assert on what was sent. A test scripts
-the next answers with `fake.then(...)`: each error shape, `retry-after`, a slow answer, a dropped connection.
+the next answers with `fake.then(...)`: each error shape, `retry-after`, a slow answer, a dropped connection;
+a prompt containing MODERATION_BLOCKED is always blocked, as OpenAI's safety system would.
 
 The edited image is the first reference, cover-fitted to the requested size and inverted, so a test can tell
 a result that came through the provider from one that did not.
@@ -38,6 +39,8 @@ from app.backends.openai_models import spec_for
 from app.config import Settings
 
 FAKE_API_KEY = "sk-fake-0123456789abcdefghijklmnopqrstuvwxyz"
+BLOCKED_WORD = "MODERATION_BLOCKED"
+"""A prompt containing this is refused the way OpenAI's safety system refuses (400 moderation_blocked)."""
 KNOWN_FIELDS = frozenset({"prompt", "model", "n", "quality", "size", "output_format", "output_compression",
                           "background", "input_fidelity", "moderation", "user", "response_format",
                           "partial_images", "stream", "safety_identifier"})
@@ -222,6 +225,8 @@ class FakeOpenAI:
         if not request.field("prompt"):
             return 400, error_body("Missing required parameter: 'prompt'.", param="prompt",
                                    code="missing_required_parameter")
+        if BLOCKED_WORD in request.field("prompt"):  # type: ignore[operator]
+            return 400, moderation_blocked().body
         images = [part for part in request.files if part.name in ("image", "image[]")]
         if not images or len(images) != len(request.files):
             return 400, error_body("Send the images as 'image' or repeated 'image[]'.", param="image",
@@ -364,8 +369,9 @@ def _drop(handler: BaseHTTPRequestHandler) -> None:
 # --- for tests -------------------------------------------------------------------------------------------
 
 
-def openai_backend_for_tests(base_url: str, **settings: Any) -> OpenAIBackend:
-    """An OpenAIBackend pointed at `base_url` (the fake's `url`), with test-sized timeouts and backoff."""
+def openai_backend_for_tests(fake: FakeOpenAI | str, **settings: Any) -> OpenAIBackend:
+    """An OpenAIBackend pointed at the fake (or at a base URL), with test-sized timeouts and backoff."""
+    base_url = fake.url if isinstance(fake, FakeOpenAI) else fake
     values: dict[str, Any] = {"openai_api_key": FAKE_API_KEY, "openai_base_url": base_url,
                               "openai_timeout_seconds": 2.0, "openai_max_retries": 2,
                               "openai_retry_base_seconds": 0.01, "openai_retry_max_wait_seconds": 1.0,

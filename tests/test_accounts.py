@@ -40,7 +40,8 @@ def test_login_logout_and_csrf(client, context):
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_credentials"
     unknown = client.post("/api/v1/auth/login", json={"email": "who@example.com", "password": "nope nope"})
     assert unknown.json()["error"]["message"] == wrong.json()["error"]["message"]
-    assert client.post("/api/v1/auth/login", json={"email": "ME@example.com", "password": "secret password"}).status_code == 200
+    ok = client.post("/api/v1/auth/login", json={"email": "ME@example.com", "password": "secret password"})
+    assert ok.status_code == 200
     token = client.cookies["csrftoken"]
     # An unsafe cookie-authenticated request without the token is refused and changes nothing.
     refused = client.post("/api/v1/api-keys", json={"name": "k"})
@@ -82,9 +83,10 @@ def test_api_keys_are_stored_as_hashes_and_shown_once(client, context):
     client.cookies.clear()
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200
     # Bearer requests need no CSRF token: another site cannot make a browser send a header.
-    assert client.post("/api/v1/api-keys", json={"name": "x"}, headers={"Authorization": f"Bearer {key}"}).status_code == 201
-    assert client.delete(f"/api/v1/api-keys/{made['id']}", headers={"Authorization": f"Bearer {key}"}).status_code == 204
-    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    bearer = {"Authorization": f"Bearer {key}"}
+    assert client.post("/api/v1/api-keys", json={"name": "x"}, headers=bearer).status_code == 201
+    assert client.delete(f"/api/v1/api-keys/{made['id']}", headers=bearer).status_code == 204
+    assert client.get("/api/v1/me", headers=bearer).status_code == 401
 
 
 def test_signup_credits_setting(client, context, settings):

@@ -24,11 +24,12 @@ def run_cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.Complet
 
 
 def test_operator_commands(database_url, clean_db, tmp_path, client, context):
-    created = run_cli(database_url, tmp_path, "users", "create", "--email", "Op@Example.com", "--password", "long password")
+    created = run_cli(database_url, tmp_path, "users", "create", "--email", "Op@Example.com",
+                      "--password", "long password")
     assert created.returncode == 0, created.stderr
     assert "op@example.com" in created.stdout and "7 credits" in created.stdout
-    custom = run_cli(database_url, tmp_path, "users", "create", "--email", "b@example.com", "--password", "long password",
-                     "--credits", "0")
+    custom = run_cli(database_url, tmp_path, "users", "create", "--email", "b@example.com",
+                     "--password", "long password", "--credits", "0")
     assert "0 credits" in custom.stdout
     duplicate = run_cli(database_url, tmp_path, "users", "create", "--email", "op@example.com", "--password", "x" * 9)
     assert duplicate.returncode == 2 and "already exists" in duplicate.stderr

@@ -7,7 +7,6 @@ import threading
 import pytest
 
 from app.queue import TaskQueue
-from tests.services import redis_url  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.nodb
 

@@ -17,7 +17,7 @@ from PIL import Image
 from app.context import build_context
 from app.main import create_app
 from tests.conftest import PASSTHROUGH, api_key_for, create_user, make_settings, verify_ledger, wait_for_edit
-from tests.services import S3_ENV, redis_url, s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
+from tests.services import S3_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +54,8 @@ def test_separate_worker_process_with_redis_and_s3(scale_out):
     with TestClient(create_app(context=context)) as client:
         ids = []
         for aspect in ("16:9", "1:1", "9:16"):
-            response = client.post("/api/v1/edits", headers=headers, data={"prompt": "Brighter", "aspect_ratio": aspect},
+            response = client.post("/api/v1/edits", headers=headers,
+                                   data={"prompt": "Brighter", "aspect_ratio": aspect},
                                    files=[("image", ("a.png", buffer.getvalue(), "image/png"))])
             assert response.status_code == 202, response.text
             ids.append(response.json()["id"])

@@ -28,8 +28,8 @@ class UploadedFile:
     position: int
     size: int = 0
     _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
-    _spool: tempfile.SpooledTemporaryFile[bytes] = field(
-        default_factory=lambda: tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES), repr=False)
+    _spool: tempfile.SpooledTemporaryFile[bytes] = field(  # closed by ParsedForm.close()
+        default_factory=lambda: tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES), repr=False)  # noqa: SIM115
 
     @property
     def sha256(self) -> str:

@@ -50,8 +50,10 @@ KNOWN_FIELDS = frozenset({"prompt", "model", "quality", "size", "output_format",
 SERVER_SIDE_FAILURES = {"backend_unavailable": 503, "backend_timeout": 503, "rate_limited": 503,
                         "internal_error": 500, "backend_misconfigured": 500, "backend_quota": 503,
                         "bad_output": 500, "input_missing": 500}
+# What an engine that meters no tokens (the offline one) used, in the shape SDK users read.
 ZERO_USAGE = {"input_tokens": 0, "input_tokens_details": {"text_tokens": 0, "image_tokens": 0},
-              "output_tokens": 0, "total_tokens": 0}
+              "output_tokens": 0, "output_tokens_details": {"text_tokens": 0, "image_tokens": 0},
+              "total_tokens": 0}
 
 
 class OpenAIError(AppError):

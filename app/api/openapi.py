@@ -70,6 +70,124 @@ class EditOut(BaseModel):
     inputs: list[EditInputOut]
 
 
+class SignedUp(BaseModel):
+    id: str
+    email: str
+    balance: int
+
+
+class Me(SignedUp):
+    reserved: int = Field(description="credits held for edits that have not finished")
+    outstanding: int = Field(description="credits owed after a refund or dispute")
+    on_hold: bool
+
+
+class ApiKeyCreated(BaseModel):
+    id: str
+    name: str
+    key: str = Field(description="the key itself: shown in this answer only")
+    last4: str
+    created_at: str
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    last4: str
+    created_at: str
+    last_used_at: str | None
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]
+
+
+class PackOut(BaseModel):
+    id: str
+    credits: int
+    amount: int = Field(description="price in the currency's minor unit (cents)")
+    currency: str
+
+
+class BackendOut(BaseModel):
+    name: str
+    plans: bool = Field(description="it can plan (and refuse) an instruction before anything is charged")
+    transparent_output: bool
+
+
+class PricingOut(BaseModel):
+    table: dict[str, dict[str, int]] = Field(description="credits by quality, then resolution")
+    extra_reference_credits: int
+    packs: list[PackOut]
+    resolutions: list[str]
+    long_edges: dict[str, int]
+    qualities: list[str]
+    aspect_ratios: list[str]
+    output_formats: list[str]
+    max_images: int
+    max_prompt_chars: int
+    max_upload_bytes: int
+    max_image_pixels: int
+    backend: BackendOut
+
+
+class Refusal(BaseModel):
+    clause: str | None = Field(description="the part of the instruction that cannot be done")
+    message: str
+    code: str
+    field: str | None
+
+
+class EstimateOut(BaseModel):
+    credits: int
+    width: int
+    height: int
+    balance: int | None = Field(description="your available credits; null when not signed in")
+    affordable: bool | None
+    plan: list[str] | None
+    refusal: Refusal | None
+
+
+class TransferOut(BaseModel):
+    id: str
+    kind: str = Field(description="grant, reserve, post, void, purchase, refund, …")
+    amount: int = Field(description="signed change of the available balance")
+    credits: int
+    balance_after: int
+    reason: str
+    edit_id: str | None
+    created_at: str
+
+
+class Page(BaseModel):
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+
+
+class EditPage(Page):
+    items: list[EditOut]
+
+
+class LedgerPage(Page):
+    items: list[TransferOut]
+
+
+def answer(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route whose handler returns a plain dict: what that dict holds."""
+    return {status: {"model": model}}
+
+
+_IMAGE = {"schema": {"type": "string", "format": "binary"}}
+IMAGE_FILE: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The image bytes, with its Content-Type",
+    "content": {"image/png": _IMAGE, "image/jpeg": _IMAGE, "image/webp": _IMAGE}}}
+WEBP_FILE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A small WebP", "content": {"image/webp": _IMAGE}}}
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorEnvelope, "description": "Refused; `error.field` names the field at fault"},
+    "5XX": {"model": ErrorEnvelope, "description": "Our failure, or a service we need is unavailable"},
+}
+
+
 def _errors(envelope: type[BaseModel], statuses: dict[int, str]) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": envelope, "description": text} for status, text in statuses.items()}
 

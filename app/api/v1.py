@@ -11,18 +11,34 @@ from starlette.concurrency import run_in_threadpool
 from app.accounts import cookies
 from app.accounts import service as accounts
 from app.api.multipart import Limits, parse_multipart
-from app.api.openapi import EDIT_REQUEST, EDIT_RESPONSES
+from app.api.openapi import (
+    API_ERRORS,
+    EDIT_REQUEST,
+    EDIT_RESPONSES,
+    IMAGE_FILE,
+    WEBP_FILE,
+    ApiKeyCreated,
+    ApiKeyList,
+    EditOut,
+    EditPage,
+    EstimateOut,
+    LedgerPage,
+    Me,
+    PricingOut,
+    SignedUp,
+    answer,
+)
 from app.api.schemas import ApiKeyCreate, Credentials, EstimateRequest, edit_json, iso, transfer_json
 from app.billing import ledger
 from app.billing.pricing import QUALITIES, RESOLUTIONS
 from app.deps import Context, CurrentPrincipal, DbSession, OptionalPrincipal, identify
+from app.editor import previews, sizes
 from app.editor import service as edits
-from app.editor import sizes
 from app.editor.validation import MAX_IMAGES, MAX_PROMPT_CHARS, OUTPUT_FORMATS
 from app.errors import Forbidden, NotAuthenticated, NotFound, ValidationFailed
 from app.storage import StoredObjectMissing
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=API_ERRORS)
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 
@@ -36,7 +52,7 @@ def _me(db: DbSession, user_id: str, email: str) -> dict[str, Any]:
 # --- accounts -------------------------------------------------------------------------------------------
 
 
-@router.post("/auth/signup", status_code=201)
+@router.post("/auth/signup", status_code=201, responses=answer(SignedUp, 201))
 def signup(body: Credentials, request: Request, response: Response, db: DbSession, context: Context) -> dict[str, Any]:
     """Create an account (with the sign-up credits) and sign in."""
     user = accounts.create_user(db, email=body.email, password=body.password,
@@ -47,7 +63,7 @@ def signup(body: Credentials, request: Request, response: Response, db: DbSessio
     return {"id": user.id, "email": user.email, "balance": ledger.balance(db, user.id).available}
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", responses=answer(Me))
 def login(body: Credentials, request: Request, response: Response, db: DbSession, context: Context) -> dict[str, Any]:
     user = accounts.authenticate(db, email=body.email, password=body.password)
     token = accounts.start_session(db, user, days=context.settings.session_days)
@@ -68,19 +84,19 @@ def logout(request: Request, db: DbSession, context: Context) -> Response:
     return response
 
 
-@router.get("/me")
+@router.get("/me", responses=answer(Me))
 def me(principal: CurrentPrincipal, db: DbSession) -> dict[str, Any]:
     return _me(db, principal.user_id, principal.email)
 
 
-@router.post("/api-keys", status_code=201)
+@router.post("/api-keys", status_code=201, responses=answer(ApiKeyCreated, 201))
 def create_api_key(body: ApiKeyCreate, principal: CurrentPrincipal, db: DbSession) -> dict[str, Any]:
     """A new API key; the key is in this answer only."""
     row, key = accounts.create_api_key(db, principal.user_id, body.name)
     return {"id": row.id, "name": row.name, "key": key, "last4": row.last4, "created_at": iso(row.created_at)}
 
 
-@router.get("/api-keys")
+@router.get("/api-keys", responses=answer(ApiKeyList))
 def list_api_keys(principal: CurrentPrincipal, db: DbSession) -> dict[str, Any]:
     return {"items": [{"id": row.id, "name": row.name, "last4": row.last4, "created_at": iso(row.created_at),
                        "last_used_at": iso(row.last_used_at)} for row in accounts.list_api_keys(db, principal.user_id)]}
@@ -95,7 +111,7 @@ def revoke_api_key(key_id: str, principal: CurrentPrincipal, db: DbSession) -> R
 # --- prices ---------------------------------------------------------------------------------------------
 
 
-@router.get("/pricing")
+@router.get("/pricing", responses=answer(PricingOut))
 def pricing(context: Context) -> dict[str, Any]:
     table = context.pricing
     return {
@@ -117,7 +133,7 @@ def pricing(context: Context) -> dict[str, Any]:
     }
 
 
-@router.post("/estimate")
+@router.post("/estimate", responses=answer(EstimateOut))
 def estimate(body: EstimateRequest, request: Request, principal: OptionalPrincipal, context: Context,
              db: DbSession) -> dict[str, Any]:
     """Price, exact size and (when the backend can plan) the plan or refusal for an edit not yet sent."""
@@ -171,14 +187,14 @@ async def create_edit(request: Request, context: Context) -> JSONResponse:
     return JSONResponse(edit_json(edit), status_code=202, headers=headers)
 
 
-@router.get("/edits")
+@router.get("/edits", responses=answer(EditPage))
 def list_edits(principal: CurrentPrincipal, db: DbSession, limit: Limit = 20,
                cursor: str | None = None) -> dict[str, Any]:
     rows, next_cursor = edits.list_edits(db, principal.user_id, limit=limit, cursor=cursor)
     return {"items": [edit_json(edit) for edit in rows], "next_cursor": next_cursor}
 
 
-@router.get("/edits/{edit_id}")
+@router.get("/edits/{edit_id}", responses=answer(EditOut))
 def get_edit(edit_id: str, principal: CurrentPrincipal, db: DbSession) -> dict[str, Any]:
     return edit_json(edits.get_edit(db, principal.user_id, edit_id))
 
@@ -202,7 +218,7 @@ def _stream(context: Context, key: str, content_type: str, size: int | None, fil
     return StreamingResponse(body(), media_type=content_type, headers=headers)
 
 
-@router.get("/edits/{edit_id}/result")
+@router.get("/edits/{edit_id}/result", response_class=StreamingResponse, responses=IMAGE_FILE)
 def get_result(edit_id: str, principal: CurrentPrincipal, db: DbSession, context: Context,
                inline: bool = False) -> StreamingResponse:
     """The result image at its exact size, as a download (or `?inline=1` to show it)."""
@@ -215,7 +231,7 @@ def get_result(edit_id: str, principal: CurrentPrincipal, db: DbSession, context
                    "inline" if inline else "attachment")
 
 
-@router.get("/edits/{edit_id}/inputs/{position}")
+@router.get("/edits/{edit_id}/inputs/{position}", response_class=StreamingResponse, responses=IMAGE_FILE)
 def get_input(edit_id: str, position: int, principal: CurrentPrincipal, db: DbSession,
               context: Context) -> StreamingResponse:
     """The n-th stored input (0-based), as validated: oriented and without metadata."""
@@ -228,6 +244,35 @@ def get_input(edit_id: str, position: int, principal: CurrentPrincipal, db: DbSe
                    f"edit-{edit.id[:12]}-input-{position}.{extension}", "inline")
 
 
+def _preview_response(context: Context, key: str) -> Response:
+    try:
+        data = previews.preview(context.storage, key)
+    except StoredObjectMissing as exc:
+        raise NotFound("The file of this edit is gone.") from exc
+    return Response(data, media_type="image/webp",
+                    headers={"Cache-Control": "private, max-age=31536000, immutable"})
+
+
+@router.get("/edits/{edit_id}/result/preview", response_class=Response, responses=WEBP_FILE)
+def get_result_preview(edit_id: str, principal: CurrentPrincipal, db: DbSession, context: Context) -> Response:
+    """A small WebP of the result (at most 640 px), for lists."""
+    edit = edits.get_edit(db, principal.user_id, edit_id)
+    if edit.status != "succeeded" or edit.result_key is None:
+        raise NotFound("This edit has no result (yet).", code="no_result")
+    return _preview_response(context, edit.result_key)
+
+
+@router.get("/edits/{edit_id}/inputs/{position}/preview", response_class=Response, responses=WEBP_FILE)
+def get_input_preview(edit_id: str, position: int, principal: CurrentPrincipal, db: DbSession,
+                      context: Context) -> Response:
+    """A small WebP of the n-th input (at most 640 px)."""
+    edit = edits.get_edit(db, principal.user_id, edit_id)
+    item = next((entry for entry in edit.inputs if entry.position == position), None)
+    if item is None:
+        raise NotFound("This edit has no such input.")
+    return _preview_response(context, item.storage_key)
+
+
 @router.delete("/edits/{edit_id}", status_code=204)
 def delete_edit(edit_id: str, principal: CurrentPrincipal, db: DbSession, context: Context) -> Response:
     edits.delete_edit(context, db, principal.user_id, edit_id)
@@ -237,7 +282,7 @@ def delete_edit(edit_id: str, principal: CurrentPrincipal, db: DbSession, contex
 # --- ledger ---------------------------------------------------------------------------------------------
 
 
-@router.get("/ledger")
+@router.get("/ledger", responses=answer(LedgerPage))
 def get_ledger(principal: CurrentPrincipal, db: DbSession, limit: Limit = 50,
                cursor: str | None = None) -> dict[str, Any]:
     """A person's credit movements, newest first."""

@@ -23,6 +23,7 @@ from app.billing import ledger
 from app.db import after_commit, on_rollback
 from app.editor import sizes
 from app.editor.keys import input_key, reservation_id
+from app.editor.previews import preview_key
 from app.editor.runner import RUN_EDIT
 from app.editor.validation import (
     CleanImage,
@@ -214,7 +215,8 @@ def resolve_size(options: EditOptions, main_size: tuple[int, int] | None, plan: 
         if asked and not sizes.same_ratio(asked, explicit):
             raise _frame_conflict(asked, f"{explicit[0]}x{explicit[1]}", "size")
         return explicit
-    if asked and options.aspect_ratio != "auto" and not sizes.same_ratio(asked, sizes.parse_ratio(options.aspect_ratio)):
+    chosen = options.aspect_ratio
+    if asked and chosen != "auto" and not sizes.same_ratio(asked, sizes.parse_ratio(chosen)):
         raise _frame_conflict(asked, options.aspect_ratio, "aspect_ratio")
     return sizes.target_size(options.resolution, options.aspect_ratio, main_size, asked)
 
@@ -307,7 +309,8 @@ def delete_edit(context: AppContext, db: Session, user_id: str, edit_id: str) ->
                       .with_for_update()).first() is None:
             raise Conflict("This edit has just started; delete it once it has finished.", code="edit_running")
         ledger.settle(db, pending_id=reservation_id(edit.id), kind="void", reason="Returned: the edit was cancelled")
-    keys = [item.storage_key for item in edit.inputs] + ([edit.result_key] if edit.result_key else [])
+    originals = [item.storage_key for item in edit.inputs] + ([edit.result_key] if edit.result_key else [])
+    keys = originals + [preview_key(key) for key in originals]
     db.delete(edit)
     db.flush()
     after_commit(db, lambda: [context.storage.delete(key) for key in keys])  # type: ignore[func-returns-value]

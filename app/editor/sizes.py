@@ -23,7 +23,7 @@ def parse_ratio(aspect_ratio: str) -> tuple[int, int]:
 
 
 def _round16(value: float) -> int:
-    return max(16, int(round(value / 16)) * 16)
+    return max(16, round(value / 16) * 16)
 
 
 def size_for_ratio(resolution: str, ratio_w: float, ratio_h: float) -> tuple[int, int]:

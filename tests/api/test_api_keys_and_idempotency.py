@@ -205,6 +205,7 @@ def test_ledger_pages_are_newest_first_and_add_up(client, context):
     assert len({item["id"] for item in items}) == len(items) == 7  # grant + 3 × (reserve, post)
     assert items[-1]["kind"] == "grant" and items[-1]["balance_after"] == 30
     assert items[0]["balance_after"] == 30 - 3 * 2
-    assert [item["created_at"] for item in items] == sorted((item["created_at"] for item in items), reverse=True)
+    stamps = [item["created_at"] for item in items]
+    assert stamps == sorted(stamps, reverse=True)
     bad = client.get("/api/v1/ledger?cursor=not-a-cursor", headers=headers)
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "cursor"

@@ -16,7 +16,6 @@ from tests.conftest import (
     api_key_for,
     create_user,
     image_bytes,
-    login,
     stored_files,
     verify_ledger,
     wait_for_edit,
@@ -227,7 +226,12 @@ def test_failed_edit_returns_its_credits(client, person, backend, context):
 
 def test_delete_removes_the_edit_and_its_files(client, person, settings):
     headers = person["headers"]
-    edit = wait_for_edit(client, submit(client, headers).json()["id"], headers=headers)
+    edit = wait_for_edit(client, submit(client, headers, resolution="4K").json()["id"], headers=headers)
+    for path in (f"/api/v1/edits/{edit['id']}/result/preview", f"/api/v1/edits/{edit['id']}/inputs/0/preview"):
+        small = client.get(path, headers=headers)
+        assert small.headers["content-type"] == "image/webp"
+        assert max(Image.open(io.BytesIO(small.content)).size) <= 640
+    assert len([p for p in stored_files(settings) if edit["id"] in str(p)]) == 4  # input, result, two previews
     assert any(edit["id"] in str(path) for path in stored_files(settings))
     assert client.delete(f"/api/v1/edits/{edit['id']}", headers=headers).status_code == 204
     assert client.get(f"/api/v1/edits/{edit['id']}", headers=headers).status_code == 404

@@ -26,7 +26,8 @@ def test_another_persons_edit_is_404_on_every_route(client, context):
     edit_id = edit["id"]
 
     api_routes = [("GET", f"/api/v1/edits/{edit_id}"), ("GET", f"/api/v1/edits/{edit_id}/result"),
-                  ("GET", f"/api/v1/edits/{edit_id}/inputs/0"), ("DELETE", f"/api/v1/edits/{edit_id}")]
+                  ("GET", f"/api/v1/edits/{edit_id}/inputs/0"), ("GET", f"/api/v1/edits/{edit_id}/result/preview"),
+                  ("GET", f"/api/v1/edits/{edit_id}/inputs/0/preview"), ("DELETE", f"/api/v1/edits/{edit_id}")]
     for method, path in api_routes:
         answer = client.request(method, path, headers=other_headers)
         assert answer.status_code == 404, (method, path)

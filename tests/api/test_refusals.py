@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import struct
@@ -23,7 +24,8 @@ def bomb() -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     header = struct.pack(">IIBBBBB", 60_000, 60_000, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    pixels = chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + pixels + chunk(b"IEND", b"")
 
 
 TRUNCATED_JPEG = image_bytes("coffee.png", fmt="JPEG")[:20_000]
@@ -109,10 +111,8 @@ def test_oversized_upload_is_refused_while_streaming(live_server, context, setti
                 sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
                 sent += len(chunk)
                 sock.setblocking(False)
-                try:
+                with contextlib.suppress(BlockingIOError):
                     answer += sock.recv(65536)
-                except BlockingIOError:
-                    pass
                 sock.setblocking(True)
                 if answer:
                     break

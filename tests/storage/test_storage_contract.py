@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from app.storage import StoredObjectMissing, create_storage
-from tests.services import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.nodb
 

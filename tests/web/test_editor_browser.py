@@ -85,7 +85,8 @@ def test_editor_from_sign_up_to_download(live_server, page_for, context, tmp_pat
     assert generate.is_enabled()
     generate.click()
     page.wait_for_selector(".compare img.after", timeout=30_000)
-    wait_until(page, "document.querySelector('.compare img.after').complete && document.querySelector('.compare img.after').naturalWidth > 0")
+    wait_until(page, "(() => { const img = document.querySelector('.compare img.after');"
+                     " return img.complete && img.naturalWidth > 0; })()")
     assert page.locator("#result-size").inner_text().startswith("1024 × 576 px")
     wait_until(page, "document.querySelector('#cost-line').textContent.includes('Remaining 6 credits')")
     screenshot(page, "editor-result-desktop")
@@ -150,3 +151,68 @@ def test_bad_file_is_flagged_in_the_browser(live_server, page_for, context):
     drop_file(page, "#dropzone", "red.png", buffer.getvalue(), "image/png")
     wait_until(page, "document.querySelectorAll('#thumbs li:not(.invalid)').length === 1")
     wait_until(page, "!document.querySelector('#generate').disabled")
+
+
+def paste_file(page, name: str, data: bytes, mime: str) -> None:
+    """Simulate pasting an image from the clipboard."""
+    handle = page.evaluate_handle(
+        """([name, b64, mime]) => {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], name, { type: mime }));
+            return dt;
+        }""",
+        [name, base64.b64encode(data).decode(), mime],
+    )
+    page.evaluate("(dt) => document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true }))",
+                  handle)
+
+
+def test_paste_reorder_run_again_and_rerun_from_history(live_server, page_for, context):
+    from tests.conftest import create_user
+
+    create_user(context, email="again@example.com", password="a good password", credits=20)
+    page = page_for()
+    page.goto(live_server.url + "/login?next=/edit")
+    page.fill("input[name=email]", "again@example.com")
+    page.fill("input[name=password]", "a good password")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/edit")
+
+    paste_file(page, "pasted.png", (FIXTURES / "coffee.png").read_bytes(), "image/png")
+    page.set_input_files("#file-input", str(FIXTURES / "grace_hopper.jpg"))
+    wait_until(page, "document.querySelectorAll('#thumbs li').length === 2")
+    assert page.locator("#thumbs li").first.get_attribute("class").startswith("thumb main")
+    first_alt = page.locator("#thumbs li img").first.get_attribute("alt")
+    assert first_alt == "pasted.png"
+    # Move the portrait first: it becomes the main image and sets the auto size (512×600 -> 880×1024).
+    page.locator("#thumbs li").nth(1).locator("button[data-move='-1']").click()
+    assert page.locator("#thumbs li img").first.get_attribute("alt") == "grace_hopper.jpg"
+    assert page.locator("#thumbs li .badge").first.inner_text() == "Main"
+    page.fill("#prompt", "Cooler tones")
+    wait_until(page, "document.querySelector('#size-line').textContent.includes('880 × 1024')")
+    page.locator("label:has(input[name=output_format][value=webp])").click()
+    page.locator("#generate").click()
+    page.wait_for_selector("#result-actions:not([hidden])", timeout=30_000)
+    assert page.locator("#result-size").inner_text().startswith("880 × 1024 px · WEBP")
+    page.locator("#run-again").click()
+    wait_until(page, "document.querySelector('#cost-line').textContent.includes('Remaining 16 credits')")
+
+    page.goto(live_server.url + "/history")
+    assert page.locator(".history-item").count() == 2
+    wait_until(page, "[...document.querySelectorAll('.history-item img')].every(i => i.complete && i.naturalWidth > 0)")
+    screenshot(page, "history-desktop")
+    page.locator(".history-item").first.get_by_role("link", name="Re-run").click()
+    page.wait_for_url("**/edit?rerun=*")
+    wait_until(page, "document.querySelectorAll('#thumbs li').length === 2")
+    assert page.locator("#prompt").input_value() == "Cooler tones"
+    assert page.locator("input[name=output_format][value=webp]").is_checked()
+    wait_until(page, "document.querySelector('#size-line').textContent.includes('880 × 1024')")
+
+    page.goto(live_server.url + "/history")
+    page.locator(".history-item").first.get_by_role("link", name="Details").click()
+    page.wait_for_selector(".compare")
+    screenshot(page, "edit-detail-desktop")
+    page.goto(live_server.url + "/account")
+    screenshot(page, "account-desktop")
+    verify_ledger(context)

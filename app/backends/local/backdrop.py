@@ -74,11 +74,11 @@ def _lab(rgb01: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb01.astype(np.float32), cv2.COLOR_RGB2Lab)
 
 
-def fit_backdrop(image: np.ndarray) -> tuple[BackdropModel, float, float]:
+def fit_backdrop(image: np.ndarray) -> tuple[BackdropModel, float, float, list[float]]:
     """Fit the backdrop surface to the border ring, robustly (the subject may touch the frame).
 
-    image: H×W×3 float32 0..1. Returns the model, the share of ring pixels that fit it and the noise
-    level (ΔE) of those that do.
+    image: H×W×3 float32 0..1. Returns the model, the share of ring pixels that fit it, the noise level
+    (ΔE) of those that do, and the share that fits on each side (top, bottom, left, right).
     """
     height, width = image.shape[:2]
     ring_width = max(2, round(0.015 * max(height, width)))
@@ -94,7 +94,12 @@ def fit_backdrop(image: np.ndarray) -> tuple[BackdropModel, float, float]:
     design = _design(nx, ny)
     colours = image[ys, xs]
     lab = _lab(colours[None])[0]
-    keep = np.ones(ys.size, bool)
+    # Start from the commonest colour of the border, not from all of it: a subject that covers much of
+    # the border would otherwise drag a plain least-squares fit toward itself.
+    bins = np.floor(lab / 8.0).astype(np.int32)
+    keys, inverse, counts = np.unique(bins, axis=0, return_inverse=True, return_counts=True)
+    centre = np.median(lab[inverse.ravel() == int(np.argmax(counts))], axis=0)
+    keep = np.linalg.norm(lab - centre, axis=1) < 15.0
     coefficients = np.zeros((6, 3), np.float32)
     noise = MIN_NOISE
     for _ in range(4):
@@ -103,7 +108,9 @@ def fit_backdrop(image: np.ndarray) -> tuple[BackdropModel, float, float]:
         distance = np.linalg.norm(lab - _lab(predicted[None].astype(np.float32))[0], axis=1)
         noise = max(MIN_NOISE, 1.4826 * float(np.median(distance[keep])))
         keep = distance < max(3.0, 3.5 * noise)
-    return BackdropModel(coefficients.astype(np.float32)), float(keep.mean()), noise
+    side = np.argmin(np.stack([ys, height - 1 - ys, xs, width - 1 - xs]), axis=0)
+    sides = [float(keep[side == k].mean()) if (side == k).any() else 1.0 for k in range(4)]
+    return BackdropModel(coefficients.astype(np.float32)), float(keep.mean()), noise, sides
 
 
 def backdrop_distance(image: np.ndarray, backdrop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,8 +138,12 @@ def segment_backdrop(image_u8: np.ndarray) -> BackdropResult:
     """Find the subject of a plain-backdrop shot at the resolution given (the work resolution)."""
     image = image_u8.astype(np.float32) / 255.0
     height, width = image.shape[:2]
-    model, inlier_share, noise = fit_backdrop(image)
-    if noise > MAX_BORDER_NOISE or inlier_share < MIN_INLIER_SHARE:
+    model, inlier_share, noise, side_shares = fit_backdrop(image)
+    if noise > MAX_BORDER_NOISE:
+        return BackdropResult(None, model, 0.0, "the backdrop is not plain")
+    if inlier_share < MIN_INLIER_SHARE:
+        if sum(share < 0.9 for share in side_shares) >= 3 and max(side_shares) > 0.9:
+            return BackdropResult(None, model, 0.2, "the subject runs off the frame on several sides")
         return BackdropResult(None, model, 0.0, "the backdrop is not plain")
     backdrop = model.evaluate(width, height)
     distance, shadow = backdrop_distance(image, backdrop)
@@ -194,8 +205,7 @@ def segment_backdrop(image_u8: np.ndarray) -> BackdropResult:
     closed = cv2.morphologyEx(solid.astype(np.uint8), cv2.MORPH_CLOSE, disc).astype(bool)
     open_back = cv2.erode(sure_back.astype(np.uint8), disc).astype(bool)
     solid |= closed & ~open_back
-    holes = ~solid & ~sure_back
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((~solid).astype(np.uint8), connectivity=4)
     for label in range(1, count):
         if stats[label, cv2.CC_STAT_AREA] < 0.002 * area:
             x, y, w, h = stats[label, :4]

@@ -180,15 +180,20 @@ def match_colours(photo: np.ndarray, reference: np.ndarray, strength: float) -> 
     return _lab_transform(luts)
 
 
-def nudge_toward(subject: np.ndarray, backdrop: np.ndarray, strength: float = 0.25) -> Transform:
-    """Shift the subject's average colour (not its contrast) part of the way toward a backdrop's."""
+def nudge_toward(subject: np.ndarray, backdrop: np.ndarray, strength: float = 0.15) -> Transform:
+    """Shift the subject's average colour (not its contrast) a little toward a backdrop's.
+
+    The shift is small and capped (a few Lab units): enough for the subject to share the scene's light,
+    never enough to recolour it (a cream label must not turn pink in front of a red scene).
+    """
     source_mean, _ = _lab_stats(subject)
     target_mean, _ = _lab_stats(backdrop)
     levels = np.arange(256, dtype=np.float32)
-    # Lightness moves less than colour: a subject should keep its exposure when the scene changes.
-    weights = (0.4 * strength, strength, strength)
-    luts = [np.clip(np.round(levels + weights[c] * (target_mean[c] - source_mean[c])), 0, 255).astype(np.uint8)
-            for c in range(3)]
+    caps = (5.0, 3.0, 3.0)
+    luts = []
+    for channel in range(3):
+        shift = float(np.clip(strength * (target_mean[channel] - source_mean[channel]), -caps[channel], caps[channel]))
+        luts.append(np.clip(np.round(levels + shift), 0, 255).astype(np.uint8))
     return _lab_transform(luts)
 
 

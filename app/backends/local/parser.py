@@ -79,12 +79,11 @@ RECIPES: dict[str, list[tuple[str, float]]] = {
     "golden": [("warmth", 0.35), ("saturation", 0.1), ("brightness", 0.05)],
 }
 
-DETERMINERS = frozenset("the my this our your his her their these those its".split())
+DETERMINERS = frozenset(["the", "my", "this", "our", "your", "his", "her", "their", "these", "those", "its"])
 SUBJECT_SLOTS = frozenset(
-    "put place set move position show cut out isolate extract separate centre center keep leave preserve "
-    "around behind under beneath below underneath of frame on crop zoom".split()
+    ["put", "place", "set", "move", "position", "show", "cut", "out", "isolate", "extract", "separate", "centre", "center", "keep", "leave", "preserve", "around", "behind", "under", "beneath", "below", "underneath", "of", "frame", "on", "crop", "zoom"]
 )
-DELETE_VERBS = frozenset("remove removed removing delete deleted erase get rid take eliminate clear drop".split())
+DELETE_VERBS = frozenset(["remove", "removed", "removing", "delete", "deleted", "erase", "get", "rid", "take", "eliminate", "clear", "drop"])
 
 TOKEN_RE = re.compile(
     r"""
@@ -94,7 +93,7 @@ TOKEN_RE = re.compile(
     |(?P<tech>\d+(?:k|p|px|mp|dpi)\b)
     |(?P<number>[+\-−]?\d+(?:\.\d+)?)\s*(?P<unit>%|percent\b|per\s*cent\b|pct\b|°|degrees?\b|deg\b)?
     |(?P<word>[a-z]+(?:['’&/][a-z]+)*)
-    |(?P<sep>[.;!?\n\r,:()\[\]{}"“”|–—]+)
+    |(?P<sep>[.;!?\n\r,()\[\]{}"“”|–—]+)
     |(?P<other>\S)
     """,
     re.VERBOSE,
@@ -195,9 +194,7 @@ def _lex(prompt: str) -> list[Token]:
             value = _number(match.group("number"))
             unit = (match.group("unit") or "").replace(" ", "")
             signed = match.group("number")[0] in "+-−"
-            if unit in ("%", "percent", "percent", "pct", "percent"):
-                raw.append(Token("PCT", value, start, end, (match.group(0),)))
-            elif unit.startswith("per"):
+            if unit in ("%", "percent", "percent", "pct", "percent") or unit.startswith("per"):
                 raw.append(Token("PCT", value, start, end, (match.group(0),)))
             elif unit:
                 raw.append(Token("DEG", value, start, end, (match.group(0),)))
@@ -222,9 +219,7 @@ def _lex(prompt: str) -> list[Token]:
                 raw.append(Token("WORD", word, start, end, (word,)))
         elif kind == "sep":
             raw.append(Token("SEP", None, start, end, ()))
-        elif match.group() == "&":
-            raw.append(Token("WORD", "and", start, end, ("and",)))
-        elif match.group() == "+":
+        elif match.group() == "&" or match.group() == "+":
             raw.append(Token("WORD", "and", start, end, ("and",)))
         else:
             raw.append(Token("WORD", match.group(), start, end, (match.group(),)))
@@ -498,7 +493,7 @@ def _resolve_image(ctx: _Context, clause: Clause, token: Token | None, *, purpos
         index = ctx.image_count
     else:
         index = int(ref)  # type: ignore[call-overload]
-    if index == 1 or ctx.image_count < 2 and index >= 1:
+    if index == 1 or (ctx.image_count < 2 and index >= 1):
         if index == 1:
             raise _refuse(f"“{clause.text}”: image 1 is the photo being edited; upload the {purpose} as a "
                           f"second image and refer to it as “image 2”.", BAD_REFERENCE, clause.text)
@@ -626,7 +621,7 @@ def _aspect_of(clause: Clause) -> tuple[tuple[int, int], str | None] | None:
         if first != int(first) or second != int(second):
             ratio = reduce_ratio(round(first * 100), round(second * 100))
         else:
-            ratio = reduce_ratio(int(first), int(second))
+            ratio = (int(first), int(second))  # as written: "21:9" stays 21:9
         found.append((ratio, None))
     if not found:
         return None
@@ -735,20 +730,24 @@ def _adjust(ctx: _Context, clause: Clause) -> None:
                        "SUBJECT"})
     value = _percentage(clause)
     signed = next((t for t in clause.tokens if t.tag in ("PCT", "NUM") and t.words == ("signed",)), None)
-    flip = -1 if clause.has("DEC") else 1
+    words = clause.words()
+    # "much more contrast", "a bit less warm": the direction can hide inside an intensity phrase.
+    increase = clause.has("INC") or "more" in words
+    decrease = clause.has("DEC") or "less" in words
+    flip = -1 if decrease and not increase else 1
     requests: list[tuple[str, int]] = []
     for token in clause.tags("ADJ"):
         kind, sign = token.value  # type: ignore[misc]
         requests.append((kind, sign * flip))
     attributes = [str(token.value) for token in clause.tags("ATTR")]
-    if not attributes and not requests and clause.has("COLOURS") and clause.has("INC", "DEC"):
+    if not attributes and not requests and clause.has("COLOURS") and (increase or decrease):
         attributes = ["saturation"]  # "boost the colours", "less colour"
     for kind in attributes:
         if kind not in ("brightness", "contrast", "saturation", "warmth"):
             raise _not_understood(clause)
-        if clause.has("INC") and not clause.has("DEC"):
+        if increase and not decrease:
             sign = 1
-        elif clause.has("DEC") and not clause.has("INC"):
+        elif decrease and not increase:
             sign = -1
         elif signed is not None:
             sign = 1 if float(signed.value) > 0 else -1  # type: ignore[arg-type]
@@ -827,7 +826,7 @@ def _negation(ctx: _Context, clause: Clause) -> None:
 def _keep(ctx: _Context, clause: Clause) -> None:
     rest = [t for t in clause.content() if t.tag != "KEEP"]
     tags = {t.tag for t in rest}
-    if not tags or tags <= {"CHANGE", "WHOLE"} and "WHOLE" not in tags:
+    if not tags or (tags <= {"CHANGE", "WHOLE"} and "WHOLE" not in tags):
         return  # "keep everything else as it is"
     if "COLOURS" in tags and tags <= {"COLOURS", "SUBJECT", "MOOD"}:
         ctx.plan.keep_colours = True
@@ -864,7 +863,7 @@ def _interpret(ctx: _Context, clause: Clause) -> None:
     has = clause.has
     if has("GENERATIVE"):
         raise _not_understood(clause)
-    if has("SETTING") and not (has("TRANSPARENT") or has("REMOVE") and has("BG")):
+    if has("SETTING") and not (has("TRANSPARENT") or (has("REMOVE") and has("BG"))):
         kind = next(str(t.value) for t in clause.tags("SETTING"))
         what = "Resolution (1K, 2K or 4K)" if kind == "resolution" else "The file format (PNG, JPEG or WebP)"
         raise _refuse(f"“{clause.text}”: {what} is chosen in the edit settings, not in the instruction; "
@@ -888,7 +887,10 @@ def _interpret(ctx: _Context, clause: Clause) -> None:
         _match(ctx, clause)
     elif has("KEEP"):
         _keep(ctx, clause)
-    elif has("BG", "PORTRAIT", "TRANSPARENT", "GRADIENT") or has("COLOUR") and has("SUBJECT") or (
+    elif has("BG", "PORTRAIT", "TRANSPARENT", "GRADIENT") or (
+        # "put the shoe on white" (but "make the product red" recolours the product: not offered)
+        has("COLOUR") and has("SUBJECT") and bool(set(clause.words()) & {"on", "onto", "against", "over"})
+    ) or (
         has("REMOVE") and any(t.value == "cutout" for t in clause.tags("REMOVE"))
         and not has("SHADOW", "DENOISE", "ATTR")
     ):
@@ -907,16 +909,16 @@ def _interpret(ctx: _Context, clause: Clause) -> None:
         _rotate(ctx, clause)
     elif has("CROP", "EXTEND", "ASPECT", "RATIO", "CENTRE", "CLOSE", "MARGIN", "NOOP"):
         _framing(ctx, clause)
-    elif has("MATCH") and has("COLOURS", "MOOD") or images:
+    elif (has("MATCH") and has("COLOURS", "MOOD")) or images:
         _match(ctx, clause)
     elif has("BW", "SEPIA", "RECIPE", "ENHANCE"):
         _tone(ctx, clause)
     elif has("SHARPEN", "DENOISE") or any(t.value in ("sharpness", "noise") for t in clause.tags("ATTR")):
         _detail(ctx, clause)
-    elif has("ADJ", "ATTR") or has("COLOURS") and has("INC", "DEC"):
+    elif has("ADJ", "ATTR") or (has("COLOURS") and has("INC", "DEC")):
         _adjust(ctx, clause)
-    elif has("REMOVE") and has("SUBJECT"):
-        raise _refuse(f"“{clause.text}” needs a generative model (removing people or objects), which the "
+    elif (has("REMOVE") and has("SUBJECT")) or (has("COLOUR") and has("SUBJECT")):
+        raise _refuse(f"“{clause.text}” needs a generative model (removing or recolouring people or objects), which the "
                       f"offline engine does not have. {SUPPORTED}", GENERATIVE, clause.text)
     else:
         raise _not_understood(clause, clause.content())
@@ -1058,7 +1060,9 @@ def _check(ctx: _Context) -> EditPlan:
         text = source[id(culprit)] if culprit is not None else source[id(plan.find(Rotate)[0])]
         raise _contradiction(ctx.constraint_clause["keep_aspect"], text)
 
-    if isinstance(background, BackgroundImage) and not (plan.keep_colours or plan.keep_subject):
+    matched = {op.index for op in plan.find(MatchColours)}  # type: ignore[attr-defined]
+    if (isinstance(background, BackgroundImage) and not (plan.keep_colours or plan.keep_subject)
+            and background.index not in matched):
         ops.append(NudgeSubject(background.index))
 
     if plan.find(Resize) and len(ops) > 1:

@@ -297,23 +297,12 @@ _add("GENERATIVE", "content", "hat", "text", "logo", "watermark", "caption", "sk
      "thinner", "face swap", "swap faces", "expression", "pose", "lighting direction")
 
 # Words that carry no meaning of their own here.
-FILLER: frozenset[str] = frozenset("""
-please pls plz kindly can could would will you i id im want wanna wish like need needs the a an it its
-this that these those my our your me us image photo picture pic pics shot photograph photos images
-pictures just so some overall go get lets let of with for in on onto into at as by to from is be being
-should must also too then nice nicely result output final version effect effects make makes making made
-turn turned give apply applied do done put place placed set use using there here thanks thank hi hello
-ok okay now one very slightly bit have has having and what which whole entire sure really simple simply
-little look looking looks feel feeling try trying instead kind sort quite way about around behind
-under beneath below underneath onto against over across mode new fresh pure basic professional proper
-good great nicely real actual thats theres he she they his hers their theyre anything else off
-something bottom floor
-""".split())
+FILLER: frozenset[str] = frozenset(["please", "pls", "plz", "kindly", "can", "could", "would", "will", "you", "i", "id", "im", "want", "wanna", "wish", "like", "need", "needs", "the", "a", "an", "it", "its", "this", "that", "these", "those", "my", "our", "your", "me", "us", "image", "photo", "picture", "pic", "pics", "shot", "photograph", "photos", "images", "pictures", "just", "so", "some", "overall", "go", "get", "lets", "let", "of", "with", "for", "in", "on", "onto", "into", "at", "as", "by", "to", "from", "is", "be", "being", "should", "must", "also", "too", "then", "nice", "nicely", "result", "output", "final", "version", "effect", "effects", "make", "makes", "making", "made", "turn", "turned", "give", "apply", "applied", "do", "done", "put", "place", "placed", "set", "use", "using", "there", "here", "thanks", "thank", "hi", "hello", "ok", "okay", "now", "one", "very", "slightly", "bit", "have", "has", "having", "and", "what", "which", "whole", "entire", "sure", "really", "simple", "simply", "little", "look", "looking", "looks", "feel", "feeling", "try", "trying", "instead", "kind", "sort", "quite", "way", "about", "around", "behind", "under", "beneath", "below", "underneath", "onto", "against", "over", "across", "mode", "new", "fresh", "pure", "basic", "professional", "proper", "good", "great", "nicely", "real", "actual", "thats", "theres", "he", "she", "they", "his", "hers", "their", "theyre", "anything", "else", "off", "something", "bottom"]) | {":", "-", "'", "*", "~", "=", ">"}
 # Words in FILLER that also carry a tag are tagged; the tag wins ("very" is intensity, "up" is INC).
 
 # Neutral verbs that signal "change something" (used to tell a generative request from nonsense).
 GENERATIVE_VERBS: frozenset[str] = frozenset(
-    "add insert include replace swap change remove delete erase put place turn make give draw paint".split()
+    ["add", "insert", "include", "replace", "swap", "change", "remove", "delete", "erase", "put", "place", "turn", "make", "give", "draw", "paint"]
 )
 
 NUMBER_WORDS: dict[str, int] = {
@@ -327,9 +316,9 @@ ORDINALS: dict[str, int] = {
     "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8, "ninth": 9, "9th": 9,
 }
 IMAGE_NOUNS: frozenset[str] = frozenset(
-    "image images photo photos picture pictures pic pics shot photograph img one reference upload file".split()
+    ["image", "images", "photo", "photos", "picture", "pictures", "pic", "pics", "shot", "photograph", "img", "one", "reference", "upload", "file"]
 )
-CONJUNCTIONS: frozenset[str] = frozenset("and then also plus but while whilst afterwards after".split())
+CONJUNCTIONS: frozenset[str] = frozenset(["and", "then", "also", "plus", "but", "while", "whilst", "afterwards", "after"])
 
 MAX_PHRASE_WORDS = max(len(phrase.split()) for phrase in PHRASES)
 

@@ -80,6 +80,10 @@ async def create_image_edit(request: Request, context: Context) -> JSONResponse:
     try:
         submission = _submission(request, context, form)
         edit, replayed = await run_in_threadpool(edits.submit, context, principal.user_id, submission)
+        if replayed and edit.status == "failed" and submission.idempotency_key is None:
+            # A failed edit cost nothing, so sending the request again is a fresh try, not a double charge.
+            submission.replay_window = None
+            edit, replayed = await run_in_threadpool(edits.submit, context, principal.user_id, submission)
     finally:
         form.close()
     edit = await _wait_for(request, context, principal.user_id, edit)

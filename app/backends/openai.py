@@ -149,17 +149,17 @@ class OpenAIBackend:
             body = response.json()
             encoded = body["data"][0]["b64_json"]
             raw = base64.b64decode(encoded, validate=True)
-            image = Image.open(io.BytesIO(raw))
-            if image.width * image.height > self.max_output_pixels:
-                raise ValueError(f"{image.width}x{image.height} is larger than any answer we asked for")
-            image.load()
+            decoded = Image.open(io.BytesIO(raw))
+            if decoded.width * decoded.height > self.max_output_pixels:  # checked before decoding the pixels
+                raise ValueError(f"{decoded.width}x{decoded.height} is larger than any answer we asked for")
+            decoded.load()
         except (ValueError, KeyError, IndexError, TypeError, binascii.Error, UnidentifiedImageError,
                 OSError) as exc:
             log.error("OpenAI answered 200 without a usable image: %s", exc)
             raise BackendRefused("The image service answered without a usable image. Your credits were "
                                  "returned; please try again.", code="bad_output") from exc
-        has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-        image = image.convert("RGBA" if has_alpha else "RGB")
+        has_alpha = decoded.mode in ("RGBA", "LA", "PA") or "transparency" in decoded.info
+        image = decoded.convert("RGBA" if has_alpha else "RGB")
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
         count = len(request.images)
         steps = [f"{self.model} edited {count} image{'s' if count > 1 else ''} at {request.quality} quality, "

@@ -204,6 +204,7 @@ BAD_PARAMETERS = [
     ({"background": "transparent", "output_format": "jpeg"}, "background"),
     ({"response_format": "url"}, "response_format"),
     ({"stream": True}, "stream"),
+    ({"mask": coffee()}, "mask"),
     ({"prompt": "   "}, "prompt"),
     ({"prompt": "x" * 20_001}, "prompt"),
     ({"extra_body": {"colour": "blue"}}, "colour"),
@@ -373,6 +374,20 @@ def test_a_client_without_retry_count_is_recognised_by_the_same_body(live_server
                        data={"prompt": PROMPT, "size": "1024x1024", "user": "someone-else"})
     assert other.headers["x-edit-id"] != answers[0].headers["x-edit-id"]
     assert len(edits_of(context, person[0].id)) == 2 and balance(context, person[0].id) == 20 - 4
+
+
+def test_sending_a_failed_request_again_is_a_fresh_try(live_server, person, context, backend):
+    url, auth = live_server.url + "/v1/images/edits", {"Authorization": f"Bearer {person[1]}"}
+    backend.fail_in_edit = "The engine could not find the cup."
+    failed = httpx.post(url, headers=auth, data={"prompt": PROMPT}, files=[("image", coffee())], timeout=30)
+    assert failed.status_code == 400 and failed.headers["x-should-retry"] == "false"
+    backend.fail_in_edit = None
+    again = httpx.post(url, headers=auth, data={"prompt": PROMPT}, files=[("image", coffee())], timeout=30)
+    assert again.status_code == 200 and "idempotent-replayed" not in again.headers
+    assert [edit.status for edit in sorted(edits_of(context, person[0].id), key=lambda e: e.created_at)] \
+        == ["failed", "succeeded"]
+    assert balance(context, person[0].id) == 20 - 2
+    verify_ledger(context)
 
 
 def test_idempotency_key_header(sdk, person, context):

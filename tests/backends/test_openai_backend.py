@@ -16,7 +16,7 @@ from app.backends.openai_models import request_size, spec_for
 from app.config import Settings
 from app.editor.sizes import ASPECT_RATIOS, LONG_EDGE, target_size
 from app.errors import ConfigurationError
-from tests.conftest import api_key_for, create_user, image_bytes, verify_ledger, wait_for_edit
+from tests.conftest import api_key_for, create_user, image_bytes, login, verify_ledger, wait_for_edit
 from tests.fake_openai import (  # noqa: F401  (fixtures)
     FAKE_API_KEY,
     drop,
@@ -297,6 +297,9 @@ def test_an_edit_through_the_json_api_on_the_openai_backend(client, context, fak
     ledger = client.get("/api/v1/me", headers=headers).json()
     assert ledger["balance"] == 20 - 4 and ledger["reserved"] == 0
     assert client.get("/api/v1/pricing").json()["backend"]["transparent_output"] is False
+    login(client, user.email)  # the edit's page shows the model and the provider's token counts
+    page = client.get(f"/edits/{edit['id']}").text
+    assert "gpt-image-2" in page and f"input tokens {edit['usage']['input_tokens']}" in page
     verify_ledger(context)
 
 

@@ -33,8 +33,9 @@ class BackdropModel:
     coefficients: np.ndarray
     """6×3: constant, x, y, x², xy, y²."""
 
-    def evaluate(self, width: int, height: int, window: tuple[float, float, float, float] | None = None,
-                 *, clamp: bool = True) -> np.ndarray:
+    def evaluate(
+        self, width: int, height: int, window: tuple[float, float, float, float] | None = None, *, clamp: bool = True
+    ) -> np.ndarray:
         """The backdrop colour (H×W×3 float32, 0..1) over a grid of `width`×`height` samples.
 
         window (x0, y0, x1, y1) is the region of the original frame, in normalised coordinates, that the
@@ -49,8 +50,14 @@ class BackdropModel:
             ys = np.clip(ys, -1, 1)
         gx, gy = np.meshgrid(xs, ys)
         c = self.coefficients.astype(np.float32)
-        out = (c[0] + gx[..., None] * c[1] + gy[..., None] * c[2] + (gx * gx)[..., None] * c[3]
-               + (gx * gy)[..., None] * c[4] + (gy * gy)[..., None] * c[5])
+        out = (
+            c[0]
+            + gx[..., None] * c[1]
+            + gy[..., None] * c[2]
+            + (gx * gx)[..., None] * c[3]
+            + (gx * gy)[..., None] * c[4]
+            + (gy * gy)[..., None] * c[5]
+        )
         return np.clip(out, 0.0, 1.0)
 
 
@@ -97,7 +104,7 @@ def fit_backdrop(image: np.ndarray) -> tuple[BackdropModel, float, float, list[f
     # Start from the commonest colour of the border, not from all of it: a subject that covers much of
     # the border would otherwise drag a plain least-squares fit toward itself.
     bins = np.floor(lab / 8.0).astype(np.int32)
-    keys, inverse, counts = np.unique(bins, axis=0, return_inverse=True, return_counts=True)
+    _keys, inverse, counts = np.unique(bins, axis=0, return_inverse=True, return_counts=True)
     centre = np.median(lab[inverse.ravel() == int(np.argmax(counts))], axis=0)
     keep = np.linalg.norm(lab - centre, axis=1) < 15.0
     coefficients = np.zeros((6, 3), np.float32)
@@ -129,7 +136,9 @@ def backdrop_distance(image: np.ndarray, backdrop: np.ndarray) -> tuple[np.ndarr
     distance = np.sqrt((d_l * weight) ** 2 + d_c**2).astype(np.float32)
     # Shadows are soft: a gentle slope of lightness, where a silhouette is a sharp step.
     lightness = cv2.GaussianBlur(lab[..., 0], (0, 0), 0.8)
-    slope = np.hypot(cv2.Sobel(lightness, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lightness, cv2.CV_32F, 0, 1, ksize=3)) / 8
+    slope = (
+        np.hypot(cv2.Sobel(lightness, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lightness, cv2.CV_32F, 0, 1, ksize=3)) / 8
+    )
     shadow = (d_l < 0) & (shadowish > 0.9) & (slope < SHADOW_MAX_SLOPE)
     return distance, shadow
 
@@ -223,8 +232,9 @@ def segment_backdrop(image_u8: np.ndarray) -> BackdropResult:
     sides = sum(share > 0.05 for share in edge_share)
     # Confidence 2: contrast along the silhouette, compared with the decision threshold.
     # Measured just inside the silhouette: the outermost pixels are mixtures with the backdrop.
-    inner_edge = (cv2.erode(solid.astype(np.uint8), kernel, iterations=2).astype(bool)
-                  & ~cv2.erode(solid.astype(np.uint8), kernel, iterations=4).astype(bool))
+    inner_edge = cv2.erode(solid.astype(np.uint8), kernel, iterations=2).astype(bool) & ~cv2.erode(
+        solid.astype(np.uint8), kernel, iterations=4
+    ).astype(bool)
     contrast = float(np.median(distance[inner_edge])) if inner_edge.any() else 0.0
     contrast_score = np.clip((contrast - low) / (high - low), 0.0, 1.0)
     # Confidence 3: how much of the subject is only weakly different from the backdrop.
@@ -233,8 +243,12 @@ def segment_backdrop(image_u8: np.ndarray) -> BackdropResult:
     if sides >= 3:
         return BackdropResult(None, model, confidence, "the subject runs off the frame on several sides")
     if contrast_score < 0.35 or weak > 0.6:
-        return BackdropResult(None, model, confidence,
-                              "the subject is too close in colour to the backdrop (for example white on white or glass)")
+        return BackdropResult(
+            None,
+            model,
+            confidence,
+            "the subject is too close in colour to the backdrop (for example white on white or glass)",
+        )
 
     alpha = solid.astype(np.float32)
     return BackdropResult(alpha, model, confidence, "")

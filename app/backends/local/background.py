@@ -34,12 +34,14 @@ def _linear_to_srgb(values: np.ndarray) -> np.ndarray:
     return np.where(values <= 0.0031308, values * 12.92, 1.055 * values ** (1 / 2.4) - 0.055)
 
 
-def gradient(size: tuple[int, int], start: tuple[int, int, int], end: tuple[int, int, int],
-             direction: str = "vertical") -> np.ndarray:
+def gradient(
+    size: tuple[int, int], start: tuple[int, int, int], end: tuple[int, int, int], direction: str = "vertical"
+) -> np.ndarray:
     """A two-colour gradient (vertical: top to bottom; horizontal: left to right; diagonal; radial: centre out)."""
     width, height = size
     ys = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
     xs = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
+    t: np.ndarray
     if direction == "horizontal":
         t = np.broadcast_to(xs, (height, width))
     elif direction == "diagonal":
@@ -58,10 +60,10 @@ def gradient(size: tuple[int, int], start: tuple[int, int, int], end: tuple[int,
     rng = np.random.default_rng(0)
     rows = max(1, 4_000_000 // max(1, width))
     for top in range(0, height, rows):
-        band = t[top:top + rows, :, None]
+        band = t[top : top + rows, :, None]
         srgb = _linear_to_srgb(a + (b - a) * band) * 255.0
         noise = rng.random(srgb.shape[:2], dtype=np.float32)[..., None] - 0.5
-        canvas[top:top + rows] = np.clip(np.round(srgb + noise), 0, 255).astype(np.uint8)
+        canvas[top : top + rows] = np.clip(np.round(srgb + noise), 0, 255).astype(np.uint8)
     return canvas
 
 
@@ -72,8 +74,7 @@ def image_backdrop(image: Image.Image, size: tuple[int, int], resample: Image.Re
     scale = max(width / source.width, height / source.height)
     crop_w, crop_h = width / scale, height / scale
     left, top = (source.width - crop_w) / 2, (source.height - crop_h) / 2
-    fitted = np.asarray(source.resize(size, resample, box=(left, top, left + crop_w, top + crop_h),
-                                      reducing_gap=3.0))
+    fitted = np.asarray(source.resize(size, resample, box=(left, top, left + crop_w, top + crop_h), reducing_gap=3.0))
     sigma = BACKDROP_SIGMA * float(np.hypot(width, height))
     return cv2.GaussianBlur(fitted, (0, 0), sigma) if sigma >= 0.5 else fitted.copy()
 
@@ -96,8 +97,10 @@ def portrait_blur(photo: np.ndarray, alpha: np.ndarray, strength: float) -> np.n
     wide_numerator = cv2.GaussianBlur(small * weight[..., None], (0, 0), small_sigma * 4)
     wide_denominator = cv2.GaussianBlur(weight, (0, 0), small_sigma * 4)
     trust = np.clip(denominator / 0.2, 0.0, 1.0)[..., None]
-    blurred = (trust * numerator / np.maximum(denominator, 1e-4)[..., None]
-               + (1 - trust) * wide_numerator / np.maximum(wide_denominator, 1e-4)[..., None])
+    blurred = (
+        trust * numerator / np.maximum(denominator, 1e-4)[..., None]
+        + (1 - trust) * wide_numerator / np.maximum(wide_denominator, 1e-4)[..., None]
+    )
     blurred = np.clip(blurred, 0, 255).astype(np.uint8)
     return cv2.resize(blurred, (width, height), interpolation=cv2.INTER_CUBIC)
 

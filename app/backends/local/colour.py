@@ -71,10 +71,7 @@ def _sigmoid_curve(slope: float) -> np.ndarray:
 
 def contrast(amount: float) -> Transform:
     """More (S-curve) or less (toward mid-grey) contrast; amount 0.2 = 20% steeper at mid-grey."""
-    if amount >= 0:
-        values = _sigmoid_curve(1.0 + amount)
-    else:
-        values = 0.5 + (_X - 0.5) * (1.0 + amount)
+    values = _sigmoid_curve(1.0 + amount) if amount >= 0 else 0.5 + (_X - 0.5) * (1.0 + amount)
     return _per_channel(_lut(values))
 
 
@@ -200,8 +197,8 @@ def nudge_toward(subject: np.ndarray, backdrop: np.ndarray, strength: float = 0.
 def denoise(photo: np.ndarray) -> np.ndarray:
     """A light, edge-preserving noise reduction (a bilateral filter scaled to the picture's size)."""
     long_edge = max(photo.shape[:2])
-    sigma_space = max(1.0, long_edge / 1400)
-    return cv2.bilateralFilter(photo, d=0, sigmaColor=18, sigmaSpace=sigma_space)
+    sigma_space = max(2.0, long_edge / 900)
+    return cv2.bilateralFilter(photo, d=0, sigmaColor=24, sigmaSpace=sigma_space)
 
 
 def sharpen(pixels: np.ndarray, amount: float, radius: float) -> np.ndarray:

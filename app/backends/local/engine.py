@@ -63,7 +63,9 @@ if TYPE_CHECKING:
 
 MODEL_NAME = "local-engine"
 RESAMPLE_NAMES = {
-    Image.Resampling.BILINEAR: "bilinear", Image.Resampling.BICUBIC: "bicubic", Image.Resampling.LANCZOS: "Lanczos",
+    Image.Resampling.BILINEAR: "bilinear",
+    Image.Resampling.BICUBIC: "bicubic",
+    Image.Resampling.LANCZOS: "Lanczos",
 }
 # Unsharp radius for the "sharpen" instruction, in output pixels per 1000 pixels of the long edge.
 USER_SHARPEN_RADIUS = 1.2
@@ -103,8 +105,9 @@ def _transpose(image: Image.Image, plan: EditPlan) -> Image.Image:
     if turns:
         image = image.transpose(methods[turns])
     for op in plan.find(Mirror):
-        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT if op.axis == "horizontal"  # type: ignore[attr-defined]
-                                else Image.Transpose.FLIP_TOP_BOTTOM)
+        image = image.transpose(
+            Image.Transpose.FLIP_LEFT_RIGHT if op.axis == "horizontal" else Image.Transpose.FLIP_TOP_BOTTOM
+        )
     return image
 
 
@@ -114,7 +117,8 @@ def _split_alpha(image: Image.Image) -> tuple[Image.Image, np.ndarray | None]:
         return image.convert("RGB"), None
     rgba = image.convert("RGBA")
     alpha = rgba.getchannel("A")
-    low, _ = alpha.getextrema()  # type: ignore[misc]
+    extrema = alpha.getextrema()
+    low = extrema[0] if isinstance(extrema[0], (int, float)) else 0
     if low >= 250:
         return rgba.convert("RGB"), None
     flat = Image.new("RGB", rgba.size, (255, 255, 255))
@@ -139,7 +143,7 @@ class _Run:
     def execute(self) -> Image.Image:
         plan, quality = self.plan, self.quality
         source, source_alpha = _split_alpha(self.request.images[0])
-        if plan.find(Rotate) or plan.find(Mirror):
+        if bool(plan.find(Rotate)) or bool(plan.find(Mirror)):
             source = _transpose(source, plan)
             if source_alpha is not None:
                 source_alpha = np.asarray(_transpose(Image.fromarray(source_alpha), plan))
@@ -153,8 +157,9 @@ class _Run:
         ratio_change = abs(math.log((source.width / source.height) / (self.size[0] / self.size[1])))
         subject: Subject | None = None
         if needs_subject or plan.find(Frame) or ratio_change > 0.01:
-            subject = find_subject(source_array, quality, self.backend.people, required=needs_subject,
-                                   source_alpha=source_alpha)
+            subject = find_subject(
+                source_array, quality, self.backend.people, required=needs_subject, source_alpha=source_alpha
+            )
 
         rendered, window = self._frame(source, subject, cutout)
         photo = rendered.pixels
@@ -181,12 +186,12 @@ class _Run:
         else:
             if edge is not None and edge.ys.size:
                 photo = photo.copy()
-                photo[edge.ys, edge.xs] = fore  # type: ignore[index]
+                photo[edge.ys, edge.xs] = fore
             shade = None
             shadows = plan.find(Shadow)
             if shadows:
                 grounded = not bool((alpha[-2:] > 0.5).mean() > 0.02)
-                shade = shadow_mask(alpha, shadows[0].strength, grounded=grounded)  # type: ignore[attr-defined]
+                shade = shadow_mask(alpha, shadows[0].strength, grounded=grounded)
                 self.steps.append(shadows[0].sentence())
             if transparent:
                 result = self._transparent(photo, alpha, shade)
@@ -206,16 +211,15 @@ class _Run:
         plan = self.plan
         frames = plan.find(Frame)
         subject_frames = plan.find(FrameSubject)
-        if frames:
-            mode = frames[0].mode  # type: ignore[attr-defined]
-        else:
-            mode = "extend" if plan.no_crop else "auto"
+        mode = frames[0].mode if frames else ("extend" if plan.no_crop else "auto")
         extendable = cutout or (subject is not None and subject.kind in ("product", "transparent"))
         subject_frame = None
         if subject_frames:
-            subject_frame = "tight" if subject_frames[0].tight else "centre"  # type: ignore[attr-defined]
+            subject_frame = "tight" if subject_frames[0].tight else "centre"
         window = choose_window(
-            source.size, self.size, mode=mode,
+            source.size,
+            self.size,
+            mode=mode,
             focus=subject.focus() if subject is not None else None,
             box=subject.box() if subject is not None else None,
             subject_frame=subject_frame if subject is not None else None,
@@ -231,15 +235,14 @@ class _Run:
         coarse = warp(subject.alpha, work_to_output, self.size)
         band_work = boundary_band(subject.alpha, self.quality.band).astype(np.uint8)
         band = warp(band_work, work_to_output, self.size, nearest=True) > 0
-        edge = refine_at_output(photo, coarse, band, subject.colours(), invert_affine(work_to_output),
-                                unmix_alpha=self.quality.refine)
-        if not self.quality.refine:
-            # Low quality keeps the feathered matte and skips the colour clean-up at the edge.
-            edge = RefinedEdge(coarse, edge.ys[:0], edge.xs[:0], edge.fore[:0])
+        edge = refine_at_output(
+            photo, coarse, band, subject.colours(), invert_affine(work_to_output), unmix_alpha=self.quality.refine
+        )
         return np.clip(edge.alpha, 0.0, 1.0), edge
 
-    def _fill_extension(self, rendered: Rendered, subject: Subject | None, window: Window,
-                        source_size: tuple[int, int]) -> np.ndarray:
+    def _fill_extension(
+        self, rendered: Rendered, subject: Subject | None, window: Window, source_size: tuple[int, int]
+    ) -> np.ndarray:
         covered = rendered.covered
         assert covered is not None
         photo = rendered.pixels
@@ -255,8 +258,9 @@ class _Run:
             u0, v0 = output_to_source @ np.array([0, 0, 1.0])
             u1, v1 = output_to_source @ np.array([width - 1, height - 1, 1.0])
             small_w, small_h = max(8, width // 8), max(8, height // 8)
-            surface = subject.backdrop.evaluate(small_w, small_h,
-                                                (norm(u0, src_w), norm(v0, src_h), norm(u1, src_w), norm(v1, src_h)))
+            surface = subject.backdrop.evaluate(
+                small_w, small_h, (norm(u0, src_w), norm(v0, src_h), norm(u1, src_w), norm(v1, src_h))
+            )
             full = cv2.resize(surface, (width, height), interpolation=cv2.INTER_LINEAR) * 255.0
             full += np.random.default_rng(1).random((height, width, 1), dtype=np.float32) - 0.5
             fill = np.clip(np.round(full), 0, 255).astype(np.uint8)
@@ -265,16 +269,20 @@ class _Run:
             return result
         return blurred_fill(photo, covered)
 
-    def _canvas(self, background: object, photo: np.ndarray, alpha: np.ndarray | None
-                ) -> tuple[np.ndarray | None, bool]:
+    def _canvas(
+        self, background: object, photo: np.ndarray, alpha: np.ndarray | None
+    ) -> tuple[np.ndarray | None, bool]:
         """The new background (None with a transparent result) and whether the result is transparent."""
         size, resample = self.size, self.quality.resample
         if isinstance(background, RemoveBackground):
             if self.transparent_ok:
                 self.steps.append("Remove the background (transparent)")
                 return None, True
-            reason = "JPEG has no transparency" if self.request.output_format.lower() not in ("png", "webp") \
+            reason = (
+                "JPEG has no transparency"
+                if self.request.output_format.lower() not in ("png", "webp")
                 else "an opaque result was asked for"
+            )
             self.steps.append(f"Remove the background (white: {reason})")
             return bg.solid(size, (255, 255, 255)), False
         if isinstance(background, BackgroundColour):
@@ -288,8 +296,9 @@ class _Run:
             return bg.image_backdrop(self.request.images[background.index - 1], size, resample), False
         return None, False
 
-    def _colours(self, photo: np.ndarray, fore: np.ndarray | None, alpha: np.ndarray | None,
-                 canvas: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    def _colours(
+        self, photo: np.ndarray, fore: np.ndarray | None, alpha: np.ndarray | None, canvas: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Apply the colour operations to the photo and, identically, to the cleaned edge colours."""
         for op in self.plan.ordered():
             transform = None
@@ -298,15 +307,21 @@ class _Run:
                 if inside.size:
                     transform = colour.nudge_toward(inside[:, None, :], canvas)
             elif isinstance(op, MatchColours):
-                reference = np.asarray(self.request.images[op.index - 1].convert("RGB").reduce(4)
-                                       if min(self.request.images[op.index - 1].size) >= 64
-                                       else self.request.images[op.index - 1].convert("RGB"))
+                reference = np.asarray(
+                    self.request.images[op.index - 1].convert("RGB").reduce(4)
+                    if min(self.request.images[op.index - 1].size) >= 64
+                    else self.request.images[op.index - 1].convert("RGB")
+                )
                 transform = colour.match_colours(photo, reference, op.strength)
             elif isinstance(op, AutoLevels):
                 transform = colour.auto_levels(photo)
             elif isinstance(op, Adjust):
-                transform = {"brightness": colour.brightness, "contrast": colour.contrast,
-                             "saturation": colour.saturation, "warmth": colour.warmth}[op.kind](op.amount)
+                transform = {
+                    "brightness": colour.brightness,
+                    "contrast": colour.contrast,
+                    "saturation": colour.saturation,
+                    "warmth": colour.warmth,
+                }[op.kind](op.amount)
             elif isinstance(op, BlackAndWhite):
                 transform = colour.black_and_white()
             elif isinstance(op, Sepia):
@@ -330,21 +345,26 @@ class _Run:
         a8 = np.clip(np.round(total * 255), 0, 255).astype(np.uint8)
         return np.dstack([rgb, a8])
 
-    def _framing_steps(self, rendered: Rendered, window: Window, subject: Subject | None,
-                       source_size: tuple[int, int]) -> None:
+    def _framing_steps(
+        self, rendered: Rendered, window: Window, subject: Subject | None, source_size: tuple[int, int]
+    ) -> None:
         width, height = self.size
         on_subject = subject is not None
-        for op in self.plan.find(FrameSubject):
-            self.steps.append(op.sentence() if on_subject else "Centre the picture (no subject found)")
-        for op in self.plan.find(Frame):
-            text = op.sentence()
-            if not on_subject and op.mode == "crop":  # type: ignore[attr-defined]
+        for subject_frame in self.plan.find(FrameSubject):
+            self.steps.append(subject_frame.sentence() if on_subject else "Centre the picture (no subject found)")
+        for frame in self.plan.find(Frame):
+            text = frame.sentence()
+            if not on_subject and frame.mode == "crop":
                 text = text.replace("centred on the subject", "centred")
             self.steps.append(text)
         if not self.plan.find(Frame) and not self.plan.find(FrameSubject):
             src_w, src_h = source_size
-            whole = abs(window.x0) < 0.5 and abs(window.y0) < 0.5 and abs(window.x1 - src_w) < 0.5 \
+            whole = (
+                abs(window.x0) < 0.5
+                and abs(window.y0) < 0.5
+                and abs(window.x1 - src_w) < 0.5
                 and abs(window.y1 - src_h) < 0.5
+            )
             if not whole:
                 if rendered.covered is not None:
                     self.steps.append(f"Extend the canvas to the {width}:{height} shape, keeping the whole picture")
@@ -359,7 +379,7 @@ class _Run:
         rgb = result[..., :3]
         sharpened = rgb
         for op in self.plan.find(Sharpen):
-            sharpened = colour.sharpen(sharpened, op.strength, max(0.8, USER_SHARPEN_RADIUS * long_edge / 1000))  # type: ignore[attr-defined]
+            sharpened = colour.sharpen(sharpened, op.strength, max(0.8, USER_SHARPEN_RADIUS * long_edge / 1000))
             self.steps.append(op.sentence())
         if self.quality.sharpen > 0:
             radius = max(0.5, self.quality.sharpen_radius * long_edge / 1000)

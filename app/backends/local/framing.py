@@ -69,8 +69,7 @@ def _cut_share(window: Window, box: tuple[float, float, float, float]) -> float:
     return 1.0 - inter / area
 
 
-def _grow_to_include(window: Window, box: tuple[float, float, float, float], ratio: float,
-                     margin: float) -> Window:
+def _grow_to_include(window: Window, box: tuple[float, float, float, float], ratio: float, margin: float) -> Window:
     x0, y0, x1, y1 = box
     mx, my = (x1 - x0) * margin, (y1 - y0) * margin
     left, top = min(window.x0, x0 - mx), min(window.y0, y0 - my)
@@ -140,8 +139,7 @@ class Rendered:
     """2×3 affine from source pixel coordinates to output pixel coordinates."""
 
 
-def render(source: Image.Image, window: Window, output_size: tuple[int, int],
-           resample: Image.Resampling) -> Rendered:
+def render(source: Image.Image, window: Window, output_size: tuple[int, int], resample: Image.Resampling) -> Rendered:
     """Resample the window of `source` (RGB) to exactly `output_size`."""
     out_w, out_h = output_size
     scale_x, scale_y = out_w / window.width, out_h / window.height
@@ -151,9 +149,11 @@ def render(source: Image.Image, window: Window, output_size: tuple[int, int],
     oy0 = max(0, round((0 - window.y0) * scale_y))
     ox1 = min(out_w, round((src_w - window.x0) * scale_x))
     oy1 = min(out_h, round((src_h - window.y0) * scale_y))
-    box = (window.x0 + ox0 / scale_x, window.y0 + oy0 / scale_y, window.x0 + ox1 / scale_x,
-           window.y0 + oy1 / scale_y)
+    box = (window.x0 + ox0 / scale_x, window.y0 + oy0 / scale_y, window.x0 + ox1 / scale_x, window.y0 + oy1 / scale_y)
     box = (max(0.0, box[0]), max(0.0, box[1]), min(float(src_w), box[2]), min(float(src_h), box[3]))
+    if resample == Image.Resampling.LANCZOS and (ox1 - ox0) > (box[2] - box[0]) * 1.01:
+        # Lanczos rings around edges when enlarging; bicubic is the better enlarger.
+        resample = Image.Resampling.BICUBIC
     part = source.resize((ox1 - ox0, oy1 - oy0), resample, box=box, reducing_gap=3.0)
     full = (ox0, oy0, ox1, oy1) == (0, 0, out_w, out_h)
     if full:
@@ -167,17 +167,25 @@ def render(source: Image.Image, window: Window, output_size: tuple[int, int],
     # Source pixel centres map linearly onto output pixel centres through the box.
     sx = (ox1 - ox0) / (box[2] - box[0])
     sy = (oy1 - oy0) / (box[3] - box[1])
-    matrix = np.array([[sx, 0.0, ox0 - box[0] * sx + 0.5 * sx - 0.5],
-                       [0.0, sy, oy0 - box[1] * sy + 0.5 * sy - 0.5]], np.float64)
+    matrix = np.array(
+        [[sx, 0.0, ox0 - box[0] * sx + 0.5 * sx - 0.5], [0.0, sy, oy0 - box[1] * sy + 0.5 * sy - 0.5]], np.float64
+    )
     return Rendered(pixels, covered, matrix)
 
 
-def warp(array: np.ndarray, work_to_output: np.ndarray, output_size: tuple[int, int], *,
-         nearest: bool = False) -> np.ndarray:
+def warp(
+    array: np.ndarray, work_to_output: np.ndarray, output_size: tuple[int, int], *, nearest: bool = False
+) -> np.ndarray:
     """Resample a work-resolution array (matte, band) onto the output grid."""
     flags = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
-    return cv2.warpAffine(array, work_to_output.astype(np.float64), output_size, flags=flags,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpAffine(
+        array,
+        work_to_output.astype(np.float64),
+        output_size,
+        flags=flags,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
 
 
 def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
@@ -196,7 +204,7 @@ def blurred_fill(pixels: np.ndarray, covered: np.ndarray) -> np.ndarray:
     """Fill the uncovered part of an extended canvas with a darkened, heavily blurred cover of the photo."""
     out_h, out_w = covered.shape
     ys, xs = np.nonzero(covered)
-    region = pixels[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    region = pixels[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     # Blur small (fast and smooth), then scale up to cover the whole canvas.
     small_w = 64
     small_h = max(1, round(small_w * out_h / out_w))
@@ -205,7 +213,7 @@ def blurred_fill(pixels: np.ndarray, covered: np.ndarray) -> np.ndarray:
     cw, ch = max(1, round(rw * scale)), max(1, round(rh * scale))
     small = cv2.resize(region, (cw, ch), interpolation=cv2.INTER_AREA)
     left, top = (cw - small_w) // 2, (ch - small_h) // 2
-    small = small[top:top + small_h, left:left + small_w]
+    small = small[top : top + small_h, left : left + small_w]
     small = cv2.GaussianBlur(small, (0, 0), 3.0)
     fill = cv2.resize(small, (out_w, out_h), interpolation=cv2.INTER_CUBIC)
     fill = cv2.convertScaleAbs(fill, alpha=0.85)

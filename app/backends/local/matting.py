@@ -53,8 +53,7 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
     a_g = (inv_rg * cov_ip[0] + inv_gg * cov_ip[1] + inv_gb * cov_ip[2]) / det
     a_b = (inv_rb * cov_ip[0] + inv_gb * cov_ip[1] + inv_bb * cov_ip[2]) / det
     b = mean_p - a_r * mean_i[0] - a_g * mean_i[1] - a_b * mean_i[2]
-    return (box(a_r) * guide[..., 0] + box(a_g) * guide[..., 1] + box(a_b) * guide[..., 2]
-            + box(b)).astype(np.float32)
+    return (box(a_r) * guide[..., 0] + box(a_g) * guide[..., 1] + box(a_b) * guide[..., 2] + box(b)).astype(np.float32)
 
 
 def local_colours(image: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
@@ -132,7 +131,7 @@ def edge_colours(image: np.ndarray, alpha: np.ndarray, *, sigma: float = 1.5) ->
 def boundary_band(alpha: np.ndarray, half_width: float) -> np.ndarray:
     """Pixels within `half_width` of the matte's 0.5 contour or in its soft part (bool, work resolution)."""
     solid = (alpha > 0.5).astype(np.uint8)
-    radius = max(1, int(round(half_width)))
+    radius = max(1, round(half_width))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     edge = cv2.dilate(solid, kernel) != cv2.erode(solid, kernel)
     return edge | ((alpha > 0.02) & (alpha < 0.98))
@@ -147,8 +146,13 @@ def sample(array: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     map_x = np.zeros(rows * columns, np.float32)
     map_y = np.zeros(rows * columns, np.float32)
     map_x[:count], map_y[:count] = xs, ys
-    sampled = cv2.remap(array, map_x.reshape(rows, columns), map_y.reshape(rows, columns), cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_REPLICATE)
+    sampled = cv2.remap(
+        array,
+        map_x.reshape(rows, columns),
+        map_y.reshape(rows, columns),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     return sampled.reshape(rows * columns, -1)[:count]
 
 
@@ -197,5 +201,9 @@ def refine_at_output(
     a = np.maximum(band_alpha, 0.05)[:, None]
     recovered = np.clip(back + (pixels - back) / a, 0.0, 1.0)
     weight = np.clip((band_alpha[:, None] - 0.1) / 0.4, 0.0, 1.0)
+    if not unmix_alpha:
+        # A coarse matte reaches into the old background, where unmixing would bring that colour back:
+        # take the subject's nearby colour instead, which reads as a soft edge rather than a halo.
+        weight = np.clip((band_alpha[:, None] - 0.9) / 0.1, 0.0, 1.0)
     clean = weight * recovered + (1 - weight) * fore
     return RefinedEdge(alpha, ys, xs, np.round(clean * 255).astype(np.uint8))

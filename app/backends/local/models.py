@@ -78,10 +78,23 @@ def missing_models(model_dir: Path) -> list[ModelFile]:
 
 def _download_wheel(into: Path) -> Path:
     command = [
-        sys.executable, "-m", "pip", "download", WHEEL_REQUIREMENT,
-        "--no-deps", "--only-binary=:all:", "--platform", WHEEL_PLATFORM,
-        "--python-version", WHEEL_PYTHON, "--implementation", "cp",
-        "--disable-pip-version-check", "--quiet", "--dest", str(into),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        WHEEL_REQUIREMENT,
+        "--no-deps",
+        "--only-binary=:all:",
+        "--platform",
+        WHEEL_PLATFORM,
+        "--python-version",
+        WHEEL_PYTHON,
+        "--implementation",
+        "cp",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--dest",
+        str(into),
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     wheels = sorted(into.glob("mediapipe-*.whl"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.backends.base import BackendRefused
 from app.backends.local import vocabulary as vocab
@@ -46,10 +47,10 @@ from app.backends.local.plan import (
 
 SUPPORTED = (
     "The offline engine can: remove the background or replace it with a colour, a two-colour gradient or "
-    "another uploaded image (\"use image 2 as the background\"), blur it (portrait mode), add a soft shadow; "
+    'another uploaded image ("use image 2 as the background"), blur it (portrait mode), add a soft shadow; '
     "make the photo warmer or cooler, brighter or darker, change contrast or saturation, black and white, "
     "sepia, match the colours of another image; sharpen or lightly reduce noise; crop or extend to a ratio "
-    "or preset (\"16:9\", \"square\", \"Instagram story\", \"YouTube thumbnail\"), centre the subject, "
+    'or preset ("16:9", "square", "Instagram story", "YouTube thumbnail"), centre the subject, '
     "rotate by 90° steps and mirror. See /help/instructions."
 )
 
@@ -81,9 +82,39 @@ RECIPES: dict[str, list[tuple[str, float]]] = {
 
 DETERMINERS = frozenset(["the", "my", "this", "our", "your", "his", "her", "their", "these", "those", "its"])
 SUBJECT_SLOTS = frozenset(
-    ["put", "place", "set", "move", "position", "show", "cut", "out", "isolate", "extract", "separate", "centre", "center", "keep", "leave", "preserve", "around", "behind", "under", "beneath", "below", "underneath", "of", "frame", "on", "crop", "zoom"]
+    [
+        "put",
+        "place",
+        "set",
+        "move",
+        "position",
+        "show",
+        "cut",
+        "out",
+        "isolate",
+        "extract",
+        "separate",
+        "centre",
+        "center",
+        "keep",
+        "leave",
+        "preserve",
+        "around",
+        "behind",
+        "under",
+        "beneath",
+        "below",
+        "underneath",
+        "of",
+        "frame",
+        "on",
+        "crop",
+        "zoom",
+    ]
 )
-DELETE_VERBS = frozenset(["remove", "removed", "removing", "delete", "deleted", "erase", "get", "rid", "take", "eliminate", "clear", "drop"])
+DELETE_VERBS = frozenset(
+    ["remove", "removed", "removing", "delete", "deleted", "erase", "get", "rid", "take", "eliminate", "clear", "drop"]
+)
 
 TOKEN_RE = re.compile(
     r"""
@@ -105,7 +136,7 @@ class Token:
     """A tagged piece of the instruction with its span in the original text."""
 
     tag: str
-    value: object
+    value: Any
     start: int
     end: int
     words: tuple[str, ...] = ()
@@ -172,14 +203,17 @@ def _lex(prompt: str) -> list[Token]:
     text = _lower_keep_length(prompt)
     raw: list[Token] = []
     for match in TOKEN_RE.finditer(text):
-        kind = next(name for name in ("hex", "rgb", "ratio", "tech", "number", "word", "sep", "other")
-                    if match.group(name) is not None)
+        kind = next(
+            name
+            for name in ("hex", "rgb", "ratio", "tech", "number", "word", "sep", "other")
+            if match.group(name) is not None
+        )
         start, end = match.start(), match.end()
         if kind == "hex":
             code = match.group("hex")[1:]
             if len(code) == 3:
                 code = "".join(ch * 2 for ch in code)
-            rgb = tuple(int(code[i:i + 2], 16) for i in (0, 2, 4))
+            rgb = tuple(int(code[i : i + 2], 16) for i in (0, 2, 4))
             raw.append(Token("COLOUR", rgb, start, end, (match.group("hex"),)))
         elif kind == "rgb":
             values = tuple(int(v) for v in re.findall(r"\d+", match.group("rgb")))
@@ -199,7 +233,15 @@ def _lex(prompt: str) -> list[Token]:
             elif unit:
                 raw.append(Token("DEG", value, start, end, (match.group(0),)))
             else:
-                raw.append(Token("NUM", value, start, end, (match.group(0),), ))
+                raw.append(
+                    Token(
+                        "NUM",
+                        value,
+                        start,
+                        end,
+                        (match.group(0),),
+                    )
+                )
             if signed:
                 raw[-1].words = ("signed",)
         elif kind == "tech":
@@ -237,7 +279,7 @@ def _word(tokens: list[Token], index: int) -> str | None:
 
 def _number_at(tokens: list[Token], index: int) -> float | None:
     if 0 <= index < len(tokens) and tokens[index].tag == "NUM":
-        return float(tokens[index].value)  # type: ignore[arg-type]
+        return float(tokens[index].value)
     word = _word(tokens, index)
     if word is not None and word in vocab.NUMBER_WORDS:
         return float(vocab.NUMBER_WORDS[word])
@@ -245,7 +287,7 @@ def _number_at(tokens: list[Token], index: int) -> float | None:
 
 
 def _merge(tokens: list[Token], start: int, count: int, tag: str, value: object) -> Token:
-    words = tuple(word for token in tokens[start:start + count] for word in token.words)
+    words = tuple(word for token in tokens[start : start + count] for word in token.words)
     return Token(tag, value, tokens[start].start, tokens[start + count - 1].end, words)
 
 
@@ -274,10 +316,11 @@ def _image_reference(tokens: list[Token], i: int) -> tuple[Token, int] | None:
 
 def _colour_at(tokens: list[Token], i: int) -> tuple[Token, int] | None:
     for length in (3, 2, 1):
-        words = [_word(tokens, i + k) for k in range(length)]
-        if any(w is None for w in words):
+        found = [_word(tokens, i + k) for k in range(length)]
+        words = [w for w in found if w is not None]
+        if len(words) < length:
             continue
-        rgb = vocab.colour_from_words(words)  # type: ignore[arg-type]
+        rgb = vocab.colour_from_words(words)
         if rgb is not None:
             return _merge(tokens, i, length, "COLOUR", rgb), length
     return None
@@ -285,10 +328,11 @@ def _colour_at(tokens: list[Token], i: int) -> tuple[Token, int] | None:
 
 def _phrase_at(tokens: list[Token], i: int) -> tuple[Token, int] | None:
     for length in range(vocab.MAX_PHRASE_WORDS, 0, -1):
-        words = [_word(tokens, i + k) for k in range(length)]
-        if any(w is None for w in words):
+        found = [_word(tokens, i + k) for k in range(length)]
+        words = [w for w in found if w is not None]
+        if len(words) < length:
             continue
-        entry = vocab.PHRASES.get(" ".join(words))  # type: ignore[arg-type]
+        entry = vocab.PHRASES.get(" ".join(words))
         if entry is not None:
             return _merge(tokens, i, length, entry[0], entry[1]), length
     return None
@@ -303,7 +347,7 @@ def _tag(raw: list[Token]) -> list[Token]:
             # "16 by 9" is a ratio; "twenty percent" a percentage.
             if token.tag == "NUM" and _word(raw, i + 1) == "by" and _number_at(raw, i + 2) is not None:
                 second = _number_at(raw, i + 2)
-                tagged.append(_merge(raw, i, 3, "RATIO", (float(token.value), second)))  # type: ignore[arg-type]
+                tagged.append(_merge(raw, i, 3, "RATIO", (float(token.value), second)))
                 i += 3
                 continue
             if token.tag == "NUM" and _word(raw, i + 1) in ("percent", "pct", "per"):
@@ -323,10 +367,7 @@ def _tag(raw: list[Token]) -> list[Token]:
             colour = _colour_at(raw, i)
             phrase = _phrase_at(raw, i)
             # The longer reading wins; on a tie a phrase ("white balance") beats a colour.
-            if colour and (not phrase or colour[1] > phrase[1]):
-                found = colour
-            else:
-                found = phrase
+            found = colour if colour and (not phrase or colour[1] > phrase[1]) else phrase
         if found is not None:
             tagged.append(found[0])
             i += found[1]
@@ -364,7 +405,7 @@ def _split(tokens: list[Token], prompt: str) -> list[Clause]:
             continue
         if token.tag == "CONJ":
             before = next((t for t in reversed(tokens[:index]) if t.tag not in ("FILLER",)), None)
-            after = next((t for t in tokens[index + 1:] if t.tag not in ("FILLER",)), None)
+            after = next((t for t in tokens[index + 1 :] if t.tag not in ("FILLER",)), None)
             # "red and blue gradient": the conjunction joins two colours, not two clauses.
             if before is not None and after is not None and before.tag == after.tag == "COLOUR":
                 groups[-1].append(Token("FILLER", token.value, token.start, token.end, token.words))
@@ -379,10 +420,14 @@ def _split(tokens: list[Token], prompt: str) -> list[Clause]:
         for index, token in enumerate(group):
             # "Instagram story with a navy gradient background": what follows "with" is its own request,
             # unless the part before is the background itself ("replace the background with white").
-            if (token.tag == "FILLER" and token.value == "with" and index > 0
-                    and not any(t.tag in ("BG", "REMOVE", "KEEP", "NEG") for t in group[:index])
-                    and any(t.tag not in ("FILLER", "SUBJECT") for t in group[:index])
-                    and any(t.tag in ("BG", "GRADIENT", "PORTRAIT") for t in group[index + 1:])):
+            if (
+                token.tag == "FILLER"
+                and token.value == "with"
+                and index > 0
+                and not any(t.tag in ("BG", "REMOVE", "KEEP", "NEG") for t in group[:index])
+                and any(t.tag not in ("FILLER", "SUBJECT") for t in group[:index])
+                and any(t.tag in ("BG", "GRADIENT", "PORTRAIT") for t in group[index + 1 :])
+            ):
                 cut = index
                 break
             if token.tag == "SHADOW":
@@ -399,7 +444,7 @@ def _split(tokens: list[Token], prompt: str) -> list[Clause]:
     for group in split:
         if not any(t.tag != "FILLER" for t in group):
             continue
-        text = prompt[group[0].start:group[-1].end].strip()
+        text = prompt[group[0].start : group[-1].end].strip()
         clauses.append(Clause(group, text))
     return clauses
 
@@ -416,8 +461,11 @@ def _subject_slots(clause: Clause) -> None:
         if back < 0 or tokens[back].tag != "FILLER" or tokens[back].value not in DETERMINERS:
             continue
         before = tokens[back - 1] if back >= 1 else None
-        slot = before is None or any(word in SUBJECT_SLOTS for word in before.words) or before.tag in (
-            "REMOVE", "CENTRE", "CLOSE", "KEEP", "CROP", "SHADOW", "BG")
+        slot = (
+            before is None
+            or any(word in SUBJECT_SLOTS for word in before.words)
+            or before.tag in ("REMOVE", "CENTRE", "CLOSE", "KEEP", "CROP", "SHADOW", "BG")
+        )
         if not slot:
             continue
         # The noun phrase runs from the determiner to this word; it names the subject.
@@ -435,7 +483,7 @@ def _intensity(clause: Clause) -> str:
         return vocab.NORMAL
     order = [vocab.SLIGHT, vocab.NORMAL, vocab.STRONG, vocab.EXTREME]
     # "very very" and "a lot more" stack; the strongest word wins.
-    return max(levels, key=order.index)  # type: ignore[arg-type]
+    return max(levels, key=order.index)
 
 
 def _percentage(clause: Clause, *, allow_numbers: bool = True) -> float | None:
@@ -443,9 +491,10 @@ def _percentage(clause: Clause, *, allow_numbers: bool = True) -> float | None:
     if not values:
         return None
     if len(values) > 1:
-        raise _refuse(f"“{clause.text}” has more than one number; give one amount. {SUPPORTED}",
-                      NOT_UNDERSTOOD, clause.text)
-    return float(values[0].value)  # type: ignore[arg-type]
+        raise _refuse(
+            f"“{clause.text}” has more than one number; give one amount. {SUPPORTED}", NOT_UNDERSTOOD, clause.text
+        )
+    return float(values[0].value)
 
 
 def _strength(clause: Clause, table: dict[str, float], *, low: float = 0.05, high: float = 1.0) -> float:
@@ -453,8 +502,11 @@ def _strength(clause: Clause, table: dict[str, float], *, low: float = 0.05, hig
     if value is None:
         return table[_intensity(clause)]
     if not 0 < abs(value) <= high * 100 or abs(value) < low * 100:
-        raise _refuse(f"“{clause.text}”: the amount must be between {round(low * 100)}% and "
-                      f"{round(high * 100)}%.", OUT_OF_RANGE, clause.text)
+        raise _refuse(
+            f"“{clause.text}”: the amount must be between {round(low * 100)}% and {round(high * 100)}%.",
+            OUT_OF_RANGE,
+            clause.text,
+        )
     return abs(value) / 100
 
 
@@ -471,7 +523,9 @@ def _not_understood(clause: Clause, extra: list[Token] | None = None) -> Backend
         return _refuse(
             f"“{clause.text}” needs a generative model (adding, removing or restyling content), which the "
             f"offline engine does not have; it changes backgrounds, colours and framing only. {SUPPORTED}",
-            GENERATIVE, clause.text)
+            GENERATIVE,
+            clause.text,
+        )
     return _refuse(f"I don't understand “{clause.text}”. {SUPPORTED}", NOT_UNDERSTOOD, clause.text)
 
 
@@ -481,41 +535,77 @@ def _resolve_image(ctx: _Context, clause: Clause, token: Token | None, *, purpos
             return ctx.last_image
         if ctx.image_count == 2:
             return 2
-        raise _refuse(f"“{clause.text}”: say which image to use for {purpose}, e.g. “image 2” "
-                      f"(you sent {ctx.image_count}).", BAD_REFERENCE, clause.text)
+        raise _refuse(
+            f"“{clause.text}”: say which image to use for {purpose}, e.g. “image 2” (you sent {ctx.image_count}).",
+            BAD_REFERENCE,
+            clause.text,
+        )
     ref = token.value
     if ref == "other":
         if ctx.image_count != 2:
-            raise _refuse(f"“{clause.text}”: “the other image” is clear only with exactly two images (you sent "
-                          f"{ctx.image_count}); name it by number, e.g. “image 2”.", BAD_REFERENCE, clause.text)
+            raise _refuse(
+                f"“{clause.text}”: “the other image” is clear only with exactly two images (you sent "
+                f"{ctx.image_count}); name it by number, e.g. “image 2”.",
+                BAD_REFERENCE,
+                clause.text,
+            )
         index = 2
     elif ref == "last":
         index = ctx.image_count
     else:
-        index = int(ref)  # type: ignore[call-overload]
-    if index == 1 or (ctx.image_count < 2 and index >= 1):
-        if index == 1:
-            raise _refuse(f"“{clause.text}”: image 1 is the photo being edited; upload the {purpose} as a "
-                          f"second image and refer to it as “image 2”.", BAD_REFERENCE, clause.text)
+        index = int(ref)
+    if (index == 1 or (ctx.image_count < 2 and index >= 1)) and index == 1:
+        raise _refuse(
+            f"“{clause.text}”: image 1 is the photo being edited; upload the {purpose} as a "
+            f"second image and refer to it as “image 2”.",
+            BAD_REFERENCE,
+            clause.text,
+        )
     if not 1 <= index <= ctx.image_count:
-        raise _refuse(f"“{clause.text}”: there is no image {index}; you sent {ctx.image_count} "
-                      f"image{'s' if ctx.image_count != 1 else ''}.", BAD_REFERENCE, clause.text)
+        raise _refuse(
+            f"“{clause.text}”: there is no image {index}; you sent {ctx.image_count} "
+            f"image{'s' if ctx.image_count != 1 else ''}.",
+            BAD_REFERENCE,
+            clause.text,
+        )
     ctx.last_image = index
     return index
 
 
 def _background(ctx: _Context, clause: Clause) -> None:
-    allowed = {"BG", "PORTRAIT", "TRANSPARENT", "REMOVE", "COLOUR", "GRADIENT", "GDIR", "BLUR", "IMG", "INT",
-               "PCT", "NUM", "SUBJECT", "INC", "DEC", "SOFT", "PLAIN", "CHANGE", "MATCH"}
+    allowed = {
+        "BG",
+        "PORTRAIT",
+        "TRANSPARENT",
+        "REMOVE",
+        "COLOUR",
+        "GRADIENT",
+        "GDIR",
+        "BLUR",
+        "IMG",
+        "INT",
+        "PCT",
+        "NUM",
+        "SUBJECT",
+        "INC",
+        "DEC",
+        "SOFT",
+        "PLAIN",
+        "CHANGE",
+        "MATCH",
+    }
     images = clause.tags("IMG")
     colours = [token.value for token in clause.tags("COLOUR")]
     if clause.has("ADJ", "ATTR", "RECIPE", "BW", "SEPIA") and not clause.has("BLUR", "PORTRAIT", "IMG"):
         raise _refuse(
             f"“{clause.text}”: colour changes apply to the whole photo; the background itself can be removed, "
-            f"replaced (a colour, a gradient or another image) or blurred. {SUPPORTED}", NOT_UNDERSTOOD, clause.text)
-    if clause.has("SETTING"):
-        if all(token.value == "format" for token in clause.tags("SETTING")) and clause.has("TRANSPARENT", "REMOVE"):
-            allowed.add("SETTING")
+            f"replaced (a colour, a gradient or another image) or blurred. {SUPPORTED}",
+            NOT_UNDERSTOOD,
+            clause.text,
+        )
+    formats_only = all(token.value == "format" for token in clause.tags("SETTING"))
+    if clause.has("SETTING") and formats_only and clause.has("TRANSPARENT", "REMOVE"):
+        allowed.add("SETTING")  # "a transparent PNG" asks for the cut-out, not for a format
     _leftover(clause, allowed)
     if images:
         if len(images) > 1 or colours or clause.has("BLUR", "GRADIENT", "TRANSPARENT"):
@@ -532,31 +622,41 @@ def _background(ctx: _Context, clause: Clause) -> None:
     elif clause.has("GRADIENT"):
         direction = next((str(t.value) for t in clause.tags("GDIR")), "vertical")
         if len(colours) == 2:
-            ctx.add(BackgroundGradient(colours[0], colours[1], direction), clause)  # type: ignore[arg-type]
+            ctx.add(BackgroundGradient(colours[0], colours[1], direction), clause)
         elif len(colours) == 1:
             base = colours[0]
-            ctx.add(BackgroundGradient(vocab.lighter(base), base, direction), clause)  # type: ignore[arg-type]
+            ctx.add(BackgroundGradient(vocab.lighter(base), base, direction), clause)
         else:
-            raise _refuse(f"“{clause.text}”: name the gradient's one or two colours, e.g. “a gradient from navy "
-                          f"to teal”.", NOT_UNDERSTOOD, clause.text)
+            raise _refuse(
+                f"“{clause.text}”: name the gradient's one or two colours, e.g. “a gradient from navy to teal”.",
+                NOT_UNDERSTOOD,
+                clause.text,
+            )
     elif colours:
         if len(colours) > 1:
             words = clause.words()
             if len(colours) == 2 and "from" in words:
                 colours = colours[1:]  # "change the background from white to blue"
             else:
-                raise _refuse(f"“{clause.text}” names {len(colours)} colours; for a gradient say “a gradient "
-                              f"from X to Y”.", NOT_UNDERSTOOD, clause.text)
+                raise _refuse(
+                    f"“{clause.text}” names {len(colours)} colours; for a gradient say “a gradient from X to Y”.",
+                    NOT_UNDERSTOOD,
+                    clause.text,
+                )
         if clause.has("TRANSPARENT"):
             raise _not_understood(clause)
-        ctx.add(BackgroundColour(colours[0]), clause)  # type: ignore[arg-type]
+        ctx.add(BackgroundColour(colours[0]), clause)
     elif clause.has("TRANSPARENT") or clause.has("REMOVE"):
         ctx.add(RemoveBackground(), clause)
     elif clause.has("PLAIN"):
         ctx.add(BackgroundColour((255, 255, 255)), clause)
     else:
-        raise _refuse(f"“{clause.text}”: say what to do with the background: remove it, replace it with a "
-                      f"colour, gradient or image, or blur it. {SUPPORTED}", NOT_UNDERSTOOD, clause.text)
+        raise _refuse(
+            f"“{clause.text}”: say what to do with the background: remove it, replace it with a "
+            f"colour, gradient or image, or blur it. {SUPPORTED}",
+            NOT_UNDERSTOOD,
+            clause.text,
+        )
 
 
 def _shadow(ctx: _Context, clause: Clause) -> None:
@@ -568,20 +668,17 @@ def _shadow(ctx: _Context, clause: Clause) -> None:
     level = _intensity(clause)
     # "a light shadow", "a darker shadow": the shade word is the intensity.
     for token in clause.tags("ADJ"):
-        level = vocab.STRONG if token.value[1] < 0 else vocab.SLIGHT  # type: ignore[index]
+        level = vocab.STRONG if token.value[1] < 0 else vocab.SLIGHT
     if clause.tags("ATTR"):
         level = vocab.SLIGHT
     value = _percentage(clause)
-    if value is not None:
-        strength = _strength(clause, INTENSITY_SHADOW)
-    else:
-        strength = INTENSITY_SHADOW[level]
+    strength = _strength(clause, INTENSITY_SHADOW) if value is not None else INTENSITY_SHADOW[level]
     ctx.add(Shadow(strength), clause)
 
 
 def _rotate(ctx: _Context, clause: Clause) -> None:
     _leftover(clause, {"ROTATE", "DEG", "NUM", "DIR", "UPSIDE", "CHANGE"})
-    numbers = [float(t.value) for t in clause.tokens if t.tag in ("DEG", "NUM")]  # type: ignore[arg-type]
+    numbers = [float(t.value) for t in clause.tokens if t.tag in ("DEG", "NUM")]
     if clause.has("UPSIDE"):
         degrees = 180.0
     elif numbers:
@@ -589,14 +686,14 @@ def _rotate(ctx: _Context, clause: Clause) -> None:
     else:
         degrees = 90.0
     if len(numbers) > 1 or degrees % 90 != 0 or degrees == 0:
-        raise _refuse(f"“{clause.text}”: rotation works in steps of 90° (90, 180 or 270).", OUT_OF_RANGE,
-                      clause.text)
+        raise _refuse(f"“{clause.text}”: rotation works in steps of 90° (90, 180 or 270).", OUT_OF_RANGE, clause.text)
     turns = int(degrees // 90) % 4
     if any(t.value == "ccw" for t in clause.tags("DIR")):
         turns = (4 - turns) % 4
     if turns == 0:
-        raise _refuse(f"“{clause.text}” turns the picture a full circle; nothing would change.", OUT_OF_RANGE,
-                      clause.text)
+        raise _refuse(
+            f"“{clause.text}” turns the picture a full circle; nothing would change.", OUT_OF_RANGE, clause.text
+        )
     ctx.add(Rotate(turns * 90), clause)
 
 
@@ -613,9 +710,9 @@ def _mirror(ctx: _Context, clause: Clause) -> None:
 def _aspect_of(clause: Clause) -> tuple[tuple[int, int], str | None] | None:
     found: list[tuple[tuple[int, int], str | None]] = []
     for token in clause.tags("ASPECT"):
-        found.append(token.value)  # type: ignore[arg-type]
+        found.append(token.value)
     for token in clause.tags("RATIO"):
-        first, second = token.value  # type: ignore[misc]
+        first, second = token.value
         if first <= 0 or second <= 0:
             raise _refuse(f"“{clause.text}”: that is not an aspect ratio.", OUT_OF_RANGE, clause.text)
         if first != int(first) or second != int(second):
@@ -634,8 +731,25 @@ def _aspect_of(clause: Clause) -> tuple[tuple[int, int], str | None] | None:
 
 
 def _framing(ctx: _Context, clause: Clause) -> None:
-    _leftover(clause, {"CROP", "EXTEND", "ASPECT", "RATIO", "SUBJECT", "CENTRE", "CLOSE", "MARGIN",
-                       "RATIO_WORD", "CHANGE", "NOOP", "INC", "WHOLE", "PLAIN"})
+    _leftover(
+        clause,
+        {
+            "CROP",
+            "EXTEND",
+            "ASPECT",
+            "RATIO",
+            "SUBJECT",
+            "CENTRE",
+            "CLOSE",
+            "MARGIN",
+            "RATIO_WORD",
+            "CHANGE",
+            "NOOP",
+            "INC",
+            "WHOLE",
+            "PLAIN",
+        },
+    )
     aspect = _aspect_of(clause)
     if aspect is not None:
         ratio, label = aspect
@@ -654,8 +768,12 @@ def _framing(ctx: _Context, clause: Clause) -> None:
     elif clause.has("NOOP"):
         ctx.add(Resize(), clause)
     else:
-        raise _refuse(f"“{clause.text}”: say the shape, e.g. “crop to 16:9”, “square”, “Instagram story”, or "
-                      f"“crop close around the subject”.", NOT_UNDERSTOOD, clause.text)
+        raise _refuse(
+            f"“{clause.text}”: say the shape, e.g. “crop to 16:9”, “square”, “Instagram story”, or "
+            f"“crop close around the subject”.",
+            NOT_UNDERSTOOD,
+            clause.text,
+        )
 
 
 def _match(ctx: _Context, clause: Clause) -> None:
@@ -679,15 +797,20 @@ def _recipe(ctx: _Context, clause: Clause, name: str, scale: float) -> None:
 
 
 def _tone(ctx: _Context, clause: Clause) -> None:
-    _leftover(clause, {"BW", "SEPIA", "RECIPE", "ENHANCE", "INT", "PCT", "NUM", "CHANGE", "COLOURS", "MOOD",
-                       "INC", "CONVERT"})
+    _leftover(
+        clause, {"BW", "SEPIA", "RECIPE", "ENHANCE", "INT", "PCT", "NUM", "CHANGE", "COLOURS", "MOOD", "INC", "CONVERT"}
+    )
     families = sum(1 for tag in ("BW", "SEPIA", "RECIPE", "ENHANCE") if clause.has(tag))
     if families > 1 or len(clause.tags("RECIPE")) > 1:
         raise _not_understood(clause)
     if clause.has("BW"):
         if clause.has("PCT", "NUM") or _intensity(clause) != vocab.NORMAL:
-            raise _refuse(f"“{clause.text}”: black and white has no strength; for a partial effect say "
-                          f"“reduce saturation by 50%”.", NOT_UNDERSTOOD, clause.text)
+            raise _refuse(
+                f"“{clause.text}”: black and white has no strength; for a partial effect say "
+                f"“reduce saturation by 50%”.",
+                NOT_UNDERSTOOD,
+                clause.text,
+            )
         ctx.add(BlackAndWhite(), clause)
     elif clause.has("SEPIA"):
         ctx.add(Sepia(_strength(clause, INTENSITY_SEPIA)), clause)
@@ -703,31 +826,41 @@ def _tone(ctx: _Context, clause: Clause) -> None:
 
 
 def _detail(ctx: _Context, clause: Clause) -> None:
-    _leftover(clause, {"SHARPEN", "DENOISE", "ATTR", "INC", "DEC", "REMOVE", "INT", "PCT", "NUM", "CHANGE",
-                       "BLUR", "SUBJECT"})
+    _leftover(
+        clause, {"SHARPEN", "DENOISE", "ATTR", "INC", "DEC", "REMOVE", "INT", "PCT", "NUM", "CHANGE", "BLUR", "SUBJECT"}
+    )
     kinds = {token.value for token in clause.tags("ATTR")}
     if kinds - {"sharpness", "noise"}:
         raise _not_understood(clause)
     if clause.has("DENOISE") or "noise" in kinds:
         if "noise" in kinds and clause.has("INC") and not clause.has("DENOISE", "REMOVE", "DEC"):
-            raise _refuse(f"“{clause.text}”: adding noise or grain is not supported. {SUPPORTED}",
-                          NOT_UNDERSTOOD, clause.text)
+            raise _refuse(
+                f"“{clause.text}”: adding noise or grain is not supported. {SUPPORTED}", NOT_UNDERSTOOD, clause.text
+            )
         if clause.has("SHARPEN"):
             raise _not_understood(clause)
         if _intensity(clause) in (vocab.STRONG, vocab.EXTREME) or clause.has("PCT", "NUM"):
-            raise _refuse(f"“{clause.text}”: only a light noise reduction is available offline; say “reduce "
-                          f"noise”.", OUT_OF_RANGE, clause.text)
+            raise _refuse(
+                f"“{clause.text}”: only a light noise reduction is available offline; say “reduce noise”.",
+                OUT_OF_RANGE,
+                clause.text,
+            )
         ctx.add(Denoise(), clause)
         return
     if clause.has("DEC") and not clause.has("BLUR"):
-        raise _refuse(f"“{clause.text}”: softening the whole photo is not supported; to blur only the "
-                      f"background say “blur the background”. {SUPPORTED}", NOT_UNDERSTOOD, clause.text)
+        raise _refuse(
+            f"“{clause.text}”: softening the whole photo is not supported; to blur only the "
+            f"background say “blur the background”. {SUPPORTED}",
+            NOT_UNDERSTOOD,
+            clause.text,
+        )
     ctx.add(Sharpen(_strength(clause, INTENSITY_SHARPEN, high=2.0)), clause)
 
 
 def _adjust(ctx: _Context, clause: Clause) -> None:
-    _leftover(clause, {"ADJ", "ATTR", "INC", "DEC", "INT", "PCT", "NUM", "COLOURS", "MOOD", "CHANGE", "SOFT",
-                       "SUBJECT"})
+    _leftover(
+        clause, {"ADJ", "ATTR", "INC", "DEC", "INT", "PCT", "NUM", "COLOURS", "MOOD", "CHANGE", "SOFT", "SUBJECT"}
+    )
     value = _percentage(clause)
     signed = next((t for t in clause.tokens if t.tag in ("PCT", "NUM") and t.words == ("signed",)), None)
     words = clause.words()
@@ -737,7 +870,7 @@ def _adjust(ctx: _Context, clause: Clause) -> None:
     flip = -1 if decrease and not increase else 1
     requests: list[tuple[str, int]] = []
     for token in clause.tags("ADJ"):
-        kind, sign = token.value  # type: ignore[misc]
+        kind, sign = token.value
         requests.append((kind, sign * flip))
     attributes = [str(token.value) for token in clause.tags("ATTR")]
     if not attributes and not requests and clause.has("COLOURS") and (increase or decrease):
@@ -750,7 +883,7 @@ def _adjust(ctx: _Context, clause: Clause) -> None:
         elif decrease and not increase:
             sign = -1
         elif signed is not None:
-            sign = 1 if float(signed.value) > 0 else -1  # type: ignore[arg-type]
+            sign = 1 if float(signed.value) > 0 else -1
         elif ctx.last_direction is not None:
             sign = ctx.last_direction  # "increase the contrast and saturation"
         else:
@@ -762,7 +895,7 @@ def _adjust(ctx: _Context, clause: Clause) -> None:
         if not 0 < abs(value) <= 100:
             raise _refuse(f"“{clause.text}”: the amount must be between 1% and 100%.", OUT_OF_RANGE, clause.text)
         amount = abs(value) / 100
-        if signed is not None and not attributes and float(signed.value) < 0:  # type: ignore[arg-type]
+        if signed is not None and not attributes and float(signed.value) < 0:
             requests = [(kind, -sign) for kind, sign in requests]  # "warmer -10%" reads as cooler
     else:
         amount = INTENSITY_ADJUST[_intensity(clause)]
@@ -808,13 +941,23 @@ def _negation(ctx: _Context, clause: Clause) -> None:
         return
     if tags <= {"CHANGE", "WHOLE"} and tags:
         return  # "don't change anything else": nothing beyond the plan is changed anyway
-    families = {"ROTATE": "rotate", "MIRROR": "mirror", "BLUR": "blur", "PORTRAIT": "blur", "SHARPEN": "sharpen",
-                "DENOISE": "denoise", "BW": "bw", "SEPIA": "sepia", "EXTEND": "extend", "RECIPE": "recipe"}
+    families = {
+        "ROTATE": "rotate",
+        "MIRROR": "mirror",
+        "BLUR": "blur",
+        "PORTRAIT": "blur",
+        "SHARPEN": "sharpen",
+        "DENOISE": "denoise",
+        "BW": "bw",
+        "SEPIA": "sepia",
+        "EXTEND": "extend",
+        "RECIPE": "recipe",
+    }
     for tag, family in families.items():
         if tag in tags and tags <= {tag, "CHANGE", "INC", "INT", "SUBJECT", "DIR", "AXIS", "DEG", "NUM"}:
             ctx.forbidden[family] = clause.text
             return
-    kinds = {t.value[0] for t in rest if t.tag == "ADJ"} | {t.value for t in rest if t.tag == "ATTR"}  # type: ignore[index]
+    kinds = {t.value[0] for t in rest if t.tag == "ADJ"} | {t.value for t in rest if t.tag == "ATTR"}
     if kinds and tags <= {"ADJ", "ATTR", "CHANGE", "INC", "DEC", "INT", "COLOURS"}:
         for kind in kinds:
             ctx.forbidden[f"adjust:{kind}"] = clause.text
@@ -850,7 +993,7 @@ def _keep(ctx: _Context, clause: Clause) -> None:
         if "CENTRE" in tags:
             ctx.add(FrameSubject(tight=False), clause)
         return
-    kinds = {t.value[0] for t in rest if t.tag == "ADJ"} | {t.value for t in rest if t.tag == "ATTR"}  # type: ignore[index]
+    kinds = {t.value[0] for t in rest if t.tag == "ADJ"} | {t.value for t in rest if t.tag == "ATTR"}
     if kinds and tags <= {"ADJ", "ATTR"}:
         for kind in kinds:
             ctx.forbidden[f"adjust:{kind}"] = clause.text
@@ -866,16 +1009,23 @@ def _interpret(ctx: _Context, clause: Clause) -> None:
     if has("SETTING") and not (has("TRANSPARENT") or (has("REMOVE") and has("BG"))):
         kind = next(str(t.value) for t in clause.tags("SETTING"))
         what = "Resolution (1K, 2K or 4K)" if kind == "resolution" else "The file format (PNG, JPEG or WebP)"
-        raise _refuse(f"“{clause.text}”: {what} is chosen in the edit settings, not in the instruction; "
-                      f"remove it from the instruction and pick it there.", USE_SETTINGS, clause.text)
+        raise _refuse(
+            f"“{clause.text}”: {what} is chosen in the edit settings, not in the instruction; "
+            f"remove it from the instruction and pick it there.",
+            USE_SETTINGS,
+            clause.text,
+        )
     unknown = clause.tags("WORD")
     if unknown:
         raise _not_understood(clause, unknown)
     # "square white background", "16:9 black and white": a shape named alongside another request.
     shapes = [t for t in clause.tokens if t.tag in ("ASPECT", "RATIO")]
     others = [t for t in clause.content() if t.tag not in ("ASPECT", "RATIO", "SUBJECT", "CHANGE", "INC")]
-    if shapes and others and (has("NEG") or not has("CROP", "EXTEND", "CENTRE", "CLOSE", "MARGIN", "NOOP",
-                                                    "KEEP", "ROTATE")):
+    if (
+        shapes
+        and others
+        and (has("NEG") or not has("CROP", "EXTEND", "CENTRE", "CLOSE", "MARGIN", "NOOP", "KEEP", "ROTATE"))
+    ):
         _framing(ctx, Clause(shapes, clause.text))
         clause = Clause([t for t in clause.tokens if t not in shapes], clause.text)
         has = clause.has
@@ -887,12 +1037,17 @@ def _interpret(ctx: _Context, clause: Clause) -> None:
         _match(ctx, clause)
     elif has("KEEP"):
         _keep(ctx, clause)
-    elif has("BG", "PORTRAIT", "TRANSPARENT", "GRADIENT") or (
-        # "put the shoe on white" (but "make the product red" recolours the product: not offered)
-        has("COLOUR") and has("SUBJECT") and bool(set(clause.words()) & {"on", "onto", "against", "over"})
-    ) or (
-        has("REMOVE") and any(t.value == "cutout" for t in clause.tags("REMOVE"))
-        and not has("SHADOW", "DENOISE", "ATTR")
+    elif (
+        has("BG", "PORTRAIT", "TRANSPARENT", "GRADIENT")
+        or (
+            # "put the shoe on white" (but "make the product red" recolours the product: not offered)
+            has("COLOUR") and has("SUBJECT") and bool(set(clause.words()) & {"on", "onto", "against", "over"})
+        )
+        or (
+            has("REMOVE")
+            and any(t.value == "cutout" for t in clause.tags("REMOVE"))
+            and not has("SHADOW", "DENOISE", "ATTR")
+        )
     ):
         if has("SHADOW"):
             raise _not_understood(clause)
@@ -918,8 +1073,12 @@ def _interpret(ctx: _Context, clause: Clause) -> None:
     elif has("ADJ", "ATTR") or (has("COLOURS") and has("INC", "DEC")):
         _adjust(ctx, clause)
     elif (has("REMOVE") and has("SUBJECT")) or (has("COLOUR") and has("SUBJECT")):
-        raise _refuse(f"“{clause.text}” needs a generative model (removing or recolouring people or objects), which the "
-                      f"offline engine does not have. {SUPPORTED}", GENERATIVE, clause.text)
+        raise _refuse(
+            f"“{clause.text}” needs a generative model (removing or recolouring people or objects), which the "
+            f"offline engine does not have. {SUPPORTED}",
+            GENERATIVE,
+            clause.text,
+        )
     else:
         raise _not_understood(clause, clause.content())
 
@@ -931,8 +1090,14 @@ def _family(op: Operation) -> str:
     if isinstance(op, Adjust):
         return f"adjust:{op.kind}"
     return {
-        Rotate: "rotate", Mirror: "mirror", BlurBackground: "blur", Sharpen: "sharpen", Denoise: "denoise",
-        BlackAndWhite: "bw", Sepia: "sepia", Shadow: "shadow",
+        Rotate: "rotate",
+        Mirror: "mirror",
+        BlurBackground: "blur",
+        Sharpen: "sharpen",
+        Denoise: "denoise",
+        BlackAndWhite: "bw",
+        Sepia: "sepia",
+        Shadow: "shadow",
     }.get(type(op), type(op).__name__)
 
 
@@ -941,6 +1106,7 @@ def _contradiction(first: str, second: str) -> BackendRefused:
 
 
 def _check(ctx: _Context) -> EditPlan:
+    duplicate: Operation
     plan = ctx.plan
     ops = plan.operations
     source = ctx.sources
@@ -965,7 +1131,10 @@ def _check(ctx: _Context) -> EditPlan:
     if shadows and not isinstance(background, CUTOUT_OPERATIONS):
         raise _refuse(
             f"“{source[id(shadows[0])]}”: a shadow is added under a cut-out subject on a new background; "
-            f"combine it with one, e.g. “white background with a soft shadow”.", NOT_UNDERSTOOD, source[id(shadows[0])])
+            f"combine it with one, e.g. “white background with a soft shadow”.",
+            NOT_UNDERSTOOD,
+            source[id(shadows[0])],
+        )
     for duplicate in shadows[1:]:
         if duplicate != shadows[0]:
             raise _contradiction(source[id(shadows[0])], source[id(duplicate)])
@@ -976,13 +1145,14 @@ def _check(ctx: _Context) -> EditPlan:
         raise _contradiction(ctx.constraint_clause["keep_colours"], source[id(colour_ops[0])])
     if plan.keep_subject and colour_ops:
         raise _contradiction(ctx.constraint_clause["keep_subject"], source[id(colour_ops[0])])
-    if plan.find(BlackAndWhite) and plan.find(Sepia):
+    if bool(plan.find(BlackAndWhite)) and bool(plan.find(Sepia)):
         raise _contradiction(source[id(plan.find(BlackAndWhite)[0])], source[id(plan.find(Sepia)[0])])
     for kind in ("bw", "sepia"):
         found = [op for op in ops if _family(op) == kind]
         for duplicate in found[1:]:
             ops.remove(duplicate)
-    for duplicate in plan.find(Denoise)[1:] + plan.find(AutoLevels)[1:] + plan.find(Resize)[1:]:
+    singles: list[Operation] = [*plan.find(Denoise)[1:], *plan.find(AutoLevels)[1:], *plan.find(Resize)[1:]]
+    for duplicate in singles:
         ops.remove(duplicate)
     matches = plan.find(MatchColours)
     if len(set(matches)) > 1:
@@ -991,7 +1161,7 @@ def _check(ctx: _Context) -> EditPlan:
         ops.remove(duplicate)
     sharpens = plan.find(Sharpen)
     if len(sharpens) > 1:
-        total = min(2.0, sum(op.strength for op in sharpens))  # type: ignore[attr-defined]
+        total = min(2.0, sum(op.strength for op in sharpens))
         for op in sharpens:
             ops.remove(op)
         merged = Sharpen(round(total, 4))
@@ -1001,7 +1171,7 @@ def _check(ctx: _Context) -> EditPlan:
     # Adjustments of the same kind add up; opposite directions contradict each other.
     by_kind: dict[str, list[Adjust]] = {}
     for op in plan.find(Adjust):
-        by_kind.setdefault(op.kind, []).append(op)  # type: ignore[union-attr, arg-type]
+        by_kind.setdefault(op.kind, []).append(op)
     for adjustments in by_kind.values():
         if len(adjustments) < 2:
             continue
@@ -1027,16 +1197,16 @@ def _check(ctx: _Context) -> EditPlan:
         ops.append(rotation)
         source[id(rotation)] = source[id(rotations[0])]
     for axis in ("horizontal", "vertical"):
-        mirrors = [op for op in plan.find(Mirror) if op.axis == axis]  # type: ignore[attr-defined]
+        mirrors = [op for op in plan.find(Mirror) if op.axis == axis]
         for op in mirrors:
             ops.remove(op)
         if len(mirrors) % 2 == 1:
             ops.append(mirrors[0])
 
     frames = plan.find(Frame)
-    if len({op.aspect for op in frames}) > 1:  # type: ignore[attr-defined]
+    if len({op.aspect for op in frames}) > 1:
         raise _contradiction(source[id(frames[0])], source[id(frames[-1])])
-    if frames and len({op.mode for op in frames}) > 1:  # type: ignore[attr-defined]
+    if frames and len({op.mode for op in frames}) > 1:
         raise _contradiction(source[id(frames[0])], source[id(frames[-1])])
     for duplicate in frames[1:]:
         ops.remove(duplicate)
@@ -1044,8 +1214,8 @@ def _check(ctx: _Context) -> EditPlan:
         frame = frames[0]
         if id(frame) in ctx.explicit_crop:
             raise _contradiction(ctx.constraint_clause["no_crop"], source[id(frame)])
-        if frame.mode == "crop":  # type: ignore[attr-defined]
-            extended = Frame(frame.aspect, "extend", frame.label)  # type: ignore[attr-defined]
+        if frame.mode == "crop":
+            extended = Frame(frame.aspect, "extend", frame.label)
             ops[ops.index(frame)] = extended
             source[id(extended)] = source[id(frame)]
     subject_frames = plan.find(FrameSubject)
@@ -1053,23 +1223,27 @@ def _check(ctx: _Context) -> EditPlan:
         raise _contradiction(source[id(subject_frames[0])], source[id(subject_frames[-1])])
     for duplicate in subject_frames[1:]:
         ops.remove(duplicate)
-    if subject_frames and plan.no_crop and subject_frames[0].tight:  # type: ignore[attr-defined]
+    if subject_frames and plan.no_crop and subject_frames[0].tight:
         raise _contradiction(ctx.constraint_clause["no_crop"], source[id(subject_frames[0])])
     if plan.keep_aspect and (frames or turns % 2 == 1):
         culprit = frames[0] if frames else None
         text = source[id(culprit)] if culprit is not None else source[id(plan.find(Rotate)[0])]
         raise _contradiction(ctx.constraint_clause["keep_aspect"], text)
 
-    matched = {op.index for op in plan.find(MatchColours)}  # type: ignore[attr-defined]
-    if (isinstance(background, BackgroundImage) and not (plan.keep_colours or plan.keep_subject)
-            and background.index not in matched):
+    matched = {op.index for op in plan.find(MatchColours)}
+    if (
+        isinstance(background, BackgroundImage)
+        and not (plan.keep_colours or plan.keep_subject)
+        and background.index not in matched
+    ):
         ops.append(NudgeSubject(background.index))
 
     if plan.find(Resize) and len(ops) > 1:
         ops.remove(plan.find(Resize)[0])
     if not ops and not plan.no_crop:
-        raise _refuse(f"“{ctx.prompt.strip()[:200]}” asks for no change. {SUPPORTED}", NOTHING_TO_DO,
-                      ctx.prompt.strip()[:200])
+        raise _refuse(
+            f"“{ctx.prompt.strip()[:200]}” asks for no change. {SUPPORTED}", NOTHING_TO_DO, ctx.prompt.strip()[:200]
+        )
     return plan
 
 
@@ -1080,8 +1254,7 @@ def parse(prompt: str, image_count: int = 1) -> EditPlan:
     tokens = _tag(_lex(prompt))
     clauses = _split(tokens, prompt)
     if not clauses:
-        raise _refuse(f"“{prompt.strip()[:200]}” asks for no change. {SUPPORTED}", NOTHING_TO_DO,
-                      prompt.strip()[:200])
+        raise _refuse(f"“{prompt.strip()[:200]}” asks for no change. {SUPPORTED}", NOTHING_TO_DO, prompt.strip()[:200])
     ctx = _Context(image_count=image_count, prompt=prompt)
     previous: Clause | None = None
     for clause in clauses:

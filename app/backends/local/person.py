@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -40,8 +41,12 @@ class Face:
     @property
     def box(self) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) in pixels."""
-        return (round(self.cx - self.width / 2), round(self.cy - self.height / 2),
-                round(self.cx + self.width / 2), round(self.cy + self.height / 2))
+        return (
+            round(self.cx - self.width / 2),
+            round(self.cy - self.height / 2),
+            round(self.cx + self.width / 2),
+            round(self.cy + self.height / 2),
+        )
 
 
 def _anchors() -> np.ndarray:
@@ -63,7 +68,7 @@ class _Model:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock = threading.Lock()
-        self._interpreter: object | None = None
+        self._interpreter: Any = None
 
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
         with self.lock:
@@ -74,10 +79,9 @@ class _Model:
                 interpreter.allocate_tensors()
                 self._interpreter = interpreter
             interpreter = self._interpreter
-            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor)  # type: ignore[attr-defined]
-            interpreter.invoke()  # type: ignore[attr-defined]
-            return [interpreter.get_tensor(detail["index"]).copy()  # type: ignore[attr-defined]
-                    for detail in interpreter.get_output_details()]  # type: ignore[attr-defined]
+            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor)
+            interpreter.invoke()
+            return [interpreter.get_tensor(detail["index"]).copy() for detail in interpreter.get_output_details()]
 
 
 class PersonFinder:
@@ -110,7 +114,7 @@ class PersonFinder:
         offset_x, offset_y = (FACE_INPUT - new_w) // 2, (FACE_INPUT - new_h) // 2
         canvas = np.zeros((FACE_INPUT, FACE_INPUT, 3), np.float32)
         small = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
-        canvas[offset_y:offset_y + new_h, offset_x:offset_x + new_w] = small.astype(np.float32) / 127.5 - 1.0
+        canvas[offset_y : offset_y + new_h, offset_x : offset_x + new_w] = small.astype(np.float32) / 127.5 - 1.0
         outputs = self._faces.run(canvas[None])
         boxes, scores = sorted(outputs, key=lambda array: array.shape[-1], reverse=True)[:2]
         raw = boxes[0]
@@ -122,8 +126,9 @@ class PersonFinder:
             cx = (raw[index, 0] / FACE_INPUT + ANCHORS[index, 0]) * FACE_INPUT
             cy = (raw[index, 1] / FACE_INPUT + ANCHORS[index, 1]) * FACE_INPUT
             w, h = raw[index, 2], raw[index, 3]
-            face = Face((cx - offset_x) / scale, (cy - offset_y) / scale, w / scale, h / scale,
-                        float(probability[index]))
+            face = Face(
+                (cx - offset_x) / scale, (cy - offset_y) / scale, w / scale, h / scale, float(probability[index])
+            )
             if all(_overlap(face, kept) < NMS_OVERLAP for kept in found):
                 found.append(face)
         return found

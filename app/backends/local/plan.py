@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import gcd
+from typing import TypeVar
 
 
 def hex_colour(rgb: tuple[int, int, int]) -> str:
@@ -84,8 +85,10 @@ class BackgroundGradient:
     direction: str = "vertical"
 
     def sentence(self) -> str:
-        return (f"Replace the background with a {self.direction} gradient from {hex_colour(self.start)} "
-                f"to {hex_colour(self.end)}")
+        return (
+            f"Replace the background with a {self.direction} gradient from {hex_colour(self.start)} "
+            f"to {hex_colour(self.end)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -251,10 +254,28 @@ class Resize:
 
 
 Operation = (
-    Rotate | Mirror | RemoveBackground | BackgroundColour | BackgroundGradient | BackgroundImage
-    | BlurBackground | Shadow | NudgeSubject | Adjust | AutoLevels | BlackAndWhite | Sepia | MatchColours
-    | Denoise | Sharpen | Frame | FrameSubject | Resize
+    Rotate
+    | Mirror
+    | RemoveBackground
+    | BackgroundColour
+    | BackgroundGradient
+    | BackgroundImage
+    | BlurBackground
+    | Shadow
+    | NudgeSubject
+    | Adjust
+    | AutoLevels
+    | BlackAndWhite
+    | Sepia
+    | MatchColours
+    | Denoise
+    | Sharpen
+    | Frame
+    | FrameSubject
+    | Resize
 )
+
+OpT = TypeVar("OpT")
 
 BACKGROUND_OPERATIONS = (RemoveBackground, BackgroundColour, BackgroundGradient, BackgroundImage, BlurBackground)
 CUTOUT_OPERATIONS = (RemoveBackground, BackgroundColour, BackgroundGradient, BackgroundImage)
@@ -262,9 +283,25 @@ COLOUR_OPERATIONS = (Adjust, AutoLevels, BlackAndWhite, Sepia, MatchColours)
 
 # The order the engine runs things in; the plan lists its steps in the same order.
 EXECUTION_ORDER: tuple[type, ...] = (
-    Rotate, Mirror, Denoise, RemoveBackground, BackgroundColour, BackgroundGradient, BackgroundImage,
-    BlurBackground, NudgeSubject, MatchColours, AutoLevels, Adjust, BlackAndWhite, Sepia, Shadow,
-    FrameSubject, Frame, Resize, Sharpen,
+    Rotate,
+    Mirror,
+    Denoise,
+    RemoveBackground,
+    BackgroundColour,
+    BackgroundGradient,
+    BackgroundImage,
+    BlurBackground,
+    NudgeSubject,
+    MatchColours,
+    AutoLevels,
+    Adjust,
+    BlackAndWhite,
+    Sepia,
+    Shadow,
+    FrameSubject,
+    Frame,
+    Resize,
+    Sharpen,
 )
 
 
@@ -284,7 +321,7 @@ class EditPlan:
         rank = {kind: position for position, kind in enumerate(EXECUTION_ORDER)}
         return sorted(self.operations, key=lambda op: rank[type(op)])
 
-    def find(self, kind: type) -> list[Operation]:
+    def find(self, kind: type[OpT]) -> list[OpT]:
         """The operations of one kind."""
         return [op for op in self.operations if isinstance(op, kind)]
 
@@ -295,7 +332,7 @@ class EditPlan:
 
     def quarter_turns(self) -> int:
         """How many clockwise quarter turns the rotations add up to."""
-        return sum(op.degrees // 90 for op in self.find(Rotate)) % 4  # type: ignore[attr-defined]
+        return sum(op.degrees // 90 for op in self.find(Rotate)) % 4
 
     def steps(self) -> list[str]:
         """The sentences shown to a person: operations in running order, then the constraints kept."""
@@ -316,7 +353,7 @@ class EditPlan:
         """The output aspect the instruction asks for, given the main image's size when known."""
         frames = self.find(Frame)
         if frames:
-            return frames[-1].aspect  # type: ignore[attr-defined]
+            return frames[-1].aspect
         if main_size is None:
             return None
         width, height = main_size

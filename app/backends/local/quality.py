@@ -1,10 +1,12 @@
 """What the quality setting changes in the offline engine.
 
-| level  | mask resolution (long edge) | edges                                                      | resampling | output sharpening |
-| ------ | --------------------------- | ---------------------------------------------------------- | ---------- | ----------------- |
-| low    | 512 px                      | mask upsampled and feathered, no refinement               | bilinear   | none              |
-| medium | 1024 px                     | guided-filter refinement, colour unmixing at output pixels | bicubic    | light             |
-| high   | 1600 px                     | as medium from a finer mask, wider refinement band         | Lanczos    | light, finer      |
+- low: masks at 512 px (long edge); the mask is feathered and scaled up with no edge refinement (softer,
+  less exact edges; the old background's colour is still cleaned from them); bilinear resampling; no
+  output sharpening.
+- medium: masks at 1024 px; edges refined (guided filter for people, colour unmixing at output pixels,
+  old-background colour removed from edge pixels); bicubic resampling; light output sharpening.
+- high: masks at 1600 px; the same refinement over a wider band; Lanczos when reducing (bicubic when
+  enlarging, where Lanczos rings); light, finer output sharpening.
 
 Higher levels only add work, never remove a step, so a higher level is never worse than a lower one.
 """

@@ -18,8 +18,18 @@ def _ellipse(size: tuple[int, int], centre: tuple[float, float], axes: tuple[flo
     width, height = size
     canvas = np.zeros((height, width), np.float32)
     shift = 4  # draw with sub-pixel precision
-    cv2.ellipse(canvas, (round(centre[0] * 16), round(centre[1] * 16)),
-                (max(1, round(axes[0] * 16)), max(1, round(axes[1] * 16))), 0, 0, 360, 1.0, -1, cv2.LINE_AA, shift)
+    cv2.ellipse(
+        canvas,
+        (round(centre[0] * 16), round(centre[1] * 16)),
+        (max(1, round(axes[0] * 16)), max(1, round(axes[1] * 16))),
+        0,
+        0,
+        360,
+        1.0,
+        -1,
+        cv2.LINE_AA,
+        shift,
+    )
     return cv2.GaussianBlur(canvas, (0, 0), max(0.5, sigma))
 
 
@@ -39,19 +49,27 @@ def shadow_mask(alpha: np.ndarray, strength: float, *, grounded: bool) -> np.nda
     top, bottom = int(rows[0]), int(rows[-1])
     subject_height = bottom - top + 1
     if grounded:
-        base = solid[max(top, bottom - max(1, round(0.04 * subject_height))):bottom + 1]
+        base = solid[max(top, bottom - max(1, round(0.04 * subject_height))) : bottom + 1]
         cols = np.nonzero(base.any(axis=0))[0]
         x0, x1 = float(cols[0]), float(cols[-1] + 1)
         centre_x, half_width = (x0 + x1) / 2, max(2.0, (x1 - x0) / 2)
         floor_y = bottom + 0.5
-        ambient = _ellipse(size, (centre_x, floor_y), (half_width * 1.15, max(2.0, 0.035 * subject_height + 0.04 * half_width)),
-                           0.03 * subject_height)
-        contact = _ellipse(size, (centre_x, floor_y), (half_width * 0.97, max(1.0, 0.01 * subject_height)),
-                           0.006 * subject_height + 0.5)
-        shade = 1.0 - (1.0 - 0.75 * ambient) * (1.0 - 0.9 * contact)
+        ambient = _ellipse(
+            size,
+            (centre_x, floor_y),
+            (half_width * 1.15, max(2.0, 0.035 * subject_height + 0.04 * half_width)),
+            0.03 * subject_height,
+        )
+        contact = _ellipse(
+            size,
+            (centre_x, floor_y),
+            (half_width * 0.97, max(1.0, 0.01 * subject_height)),
+            0.006 * subject_height + 0.5,
+        )
+        shade: np.ndarray = 1.0 - (1.0 - 0.75 * ambient) * (1.0 - 0.9 * contact)
     else:
         # Light from the front-left: the shadow falls a little right and down onto the backdrop.
-        offset = np.float32([[1, 0, 0.015 * subject_height], [0, 1, 0.02 * subject_height]])
+        offset = np.array([[1, 0, 0.015 * subject_height], [0, 1, 0.02 * subject_height]], np.float64)
         moved = cv2.warpAffine(small, offset, size, borderMode=cv2.BORDER_REPLICATE)
         shade = 0.6 * cv2.GaussianBlur(moved, (0, 0), 0.035 * subject_height)
     shade = np.clip(shade * strength * 1.4, 0.0, 0.95).astype(np.float32)

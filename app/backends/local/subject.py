@@ -25,8 +25,10 @@ NO_SUBJECT = "no_subject_found"
 UNCLEAR_SUBJECT = "subject_unclear"
 MODEL_MISSING = "model_missing"
 
-WHAT_WORKS = ("Background edits work on a product or object on a plain backdrop, or on a photo of a person; "
-              "colour and framing edits work on any photo.")
+WHAT_WORKS = (
+    "Background edits work on a product or object on a plain backdrop, or on a photo of a person; "
+    "colour and framing edits work on any photo."
+)
 # A face smaller than this share of the short side is a face in the scenery, not the subject.
 MIN_FACE_SHARE = 0.06
 # Share of the person mask that may be undecided (between 0.25 and 0.75) before the outline is unclear.
@@ -56,8 +58,7 @@ class Subject:
         if ys.size == 0:
             height, width = self.alpha.shape
             return (0.0, 0.0, width / self.scale, height / self.scale)
-        return (xs.min() / self.scale, ys.min() / self.scale, (xs.max() + 1) / self.scale,
-                (ys.max() + 1) / self.scale)
+        return (xs.min() / self.scale, ys.min() / self.scale, (xs.max() + 1) / self.scale, (ys.max() + 1) / self.scale)
 
     def focus(self) -> tuple[float, float]:
         """Where framing should centre, in source pixels: the faces for people, else the subject's middle."""
@@ -118,7 +119,7 @@ def _person(finder: PersonFinder, work: np.ndarray, faces: list[Face], quality: 
     keep = np.zeros(count, bool)
     for face in faces:
         x0, y0, x1, y1 = face.box
-        region = labels[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]
+        region = labels[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)]
         keep[np.unique(region)] = True
     keep[0] = False
     if not keep.any():
@@ -163,8 +164,9 @@ def find_subject(
             return Subject("person", alpha_person, work, scale, faces=source_faces)
         if required:
             raise BackendRefused(
-                f"A person was found, but their outline is too unclear to separate from the background. "
-                f"{WHAT_WORKS}", code=UNCLEAR_SUBJECT)
+                f"A person was found, but their outline is too unclear to separate from the background. {WHAT_WORKS}",
+                code=UNCLEAR_SUBJECT,
+            )
         return None
 
     result = segment_backdrop(work)
@@ -176,9 +178,15 @@ def find_subject(
         raise BackendRefused(
             f"No plain backdrop was found ({result.reason}), and the person-segmentation model that handles "
             f"photos of people is not installed on this server (an administrator can install it with "
-            f"`{INSTALL_HINT}`). {WHAT_WORKS}", code=MODEL_MISSING)
+            f"`{INSTALL_HINT}`). {WHAT_WORKS}",
+            code=MODEL_MISSING,
+        )
     if result.confidence > 0:
-        raise BackendRefused(f"The subject could not be separated with confidence: {result.reason}. {WHAT_WORKS}",
-                             code=UNCLEAR_SUBJECT)
-    raise BackendRefused(f"No clear subject was found for the background change: {result.reason}, and no "
-                         f"person is visible. {WHAT_WORKS}", code=NO_SUBJECT)
+        raise BackendRefused(
+            f"The subject could not be separated with confidence: {result.reason}. {WHAT_WORKS}", code=UNCLEAR_SUBJECT
+        )
+    raise BackendRefused(
+        f"No clear subject was found for the background change: {result.reason}, and no "
+        f"person is visible. {WHAT_WORKS}",
+        code=NO_SUBJECT,
+    )

@@ -52,10 +52,25 @@ def photo(name: str) -> Image.Image:
     return Image.open(FIXTURES / name).convert("RGB")
 
 
-def studio_product(size: tuple[int, int] = (900, 700), *, backdrop: tuple[int, int, int] = (214, 216, 220),
-                   product: tuple[int, int, int] = (180, 40, 40), box: tuple[float, float, float, float] = (
-                       0.38, 0.25, 0.62, 0.85)) -> Image.Image:
+def studio_product(
+    size: tuple[int, int] = (900, 700),
+    *,
+    backdrop: tuple[int, int, int] = (214, 216, 220),
+    product: tuple[int, int, int] = (180, 40, 40),
+    box: tuple[float, float, float, float] = (0.38, 0.25, 0.62, 0.85),
+) -> Image.Image:
     """A synthetic product shot: a rounded box on a softly lit plain backdrop with a soft floor shadow."""
+    return studio_product_with_coverage(size, backdrop=backdrop, product=product, box=box)[0]
+
+
+def studio_product_with_coverage(
+    size: tuple[int, int] = (900, 700),
+    *,
+    backdrop: tuple[int, int, int] = (214, 216, 220),
+    product: tuple[int, int, int] = (180, 40, 40),
+    box: tuple[float, float, float, float] = (0.38, 0.25, 0.62, 0.85),
+) -> tuple[Image.Image, np.ndarray]:
+    """The synthetic product shot and its exact anti-aliased coverage (the true alpha, H×W float 0..1)."""
     width, height = size
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     light = 1.0 - 0.08 * (((xs / width - 0.5) ** 2 + (ys / height - 0.3) ** 2) * 2.5)
@@ -68,10 +83,13 @@ def studio_product(size: tuple[int, int] = (900, 700), *, backdrop: tuple[int, i
     dy = np.maximum(np.maximum(y0 + radius - ys, ys - (y1 - radius)), 0)
     inside = np.clip(radius - np.hypot(dx, dy) + 0.5, 0, 1)  # anti-aliased rounded corners
     shading = 0.85 + 0.3 * (xs - x0) / max(1.0, x1 - x0)
-    body = np.stack([np.full((height, width), c, np.float32) for c in product], -1) * np.clip(shading, 0.6, 1.15)[..., None]
+    body = (
+        np.stack([np.full((height, width), c, np.float32) for c in product], -1)
+        * np.clip(shading, 0.6, 1.15)[..., None]
+    )
     canvas = canvas * (1 - inside[..., None]) + body * inside[..., None]
     noise = np.random.default_rng(7).normal(0, 1.2, canvas.shape)
-    return Image.fromarray(np.clip(canvas + noise, 0, 255).astype(np.uint8))
+    return Image.fromarray(np.clip(canvas + noise, 0, 255).astype(np.uint8)), inside
 
 
 Edit = Callable[..., EditResult]
@@ -81,12 +99,29 @@ Edit = Callable[..., EditResult]
 def edit(backend: LocalBackend) -> Edit:
     """Run an edit: edit(prompt, images, width=, height=, quality=, fmt=)."""
 
-    def run(prompt: str, images: list[Image.Image], *, width: int | None = None, height: int | None = None,
-            quality: str = "medium", fmt: str = "png", background: str = "auto") -> EditResult:
+    def run(
+        prompt: str,
+        images: list[Image.Image],
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        quality: str = "medium",
+        fmt: str = "png",
+        background: str = "auto",
+    ) -> EditResult:
         w = width or images[0].width
         h = height or images[0].height
-        return backend.edit(EditRequest(images=images, prompt=prompt, quality=quality, width=w, height=h,
-                                        output_format=fmt, background=background))
+        return backend.edit(
+            EditRequest(
+                images=images,
+                prompt=prompt,
+                quality=quality,
+                width=w,
+                height=h,
+                output_format=fmt,
+                background=background,
+            )
+        )
 
     return run
 

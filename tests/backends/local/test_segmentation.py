@@ -22,8 +22,14 @@ def bottle_iou(backend, quality: str) -> float:
     truth = np.asarray(Image.open(FIXTURES / "product_bottle_gt.png")) > 127
     result = backend.edit(
         __import__("app.backends.base", fromlist=["EditRequest"]).EditRequest(
-            images=[source], prompt="remove the background", quality=quality, width=source.width,
-            height=source.height, output_format="png"))
+            images=[source],
+            prompt="remove the background",
+            quality=quality,
+            width=source.width,
+            height=source.height,
+            output_format="png",
+        )
+    )
     mask = np.asarray(result.image)[..., 3] > 127
     return float((mask & truth).sum() / (mask | truth).sum())
 
@@ -47,8 +53,7 @@ def test_higher_quality_is_never_worse_on_the_bottle(bottle_ious):
 
 def test_synthetic_product_is_found_with_its_shadow_left_out():
     image = studio_product()
-    subject = find_subject(np.asarray(image), quality_for("medium"), PersonFinder(FIXTURES / "none"),
-                           required=True)
+    subject = find_subject(np.asarray(image), quality_for("medium"), PersonFinder(FIXTURES / "none"), required=True)
     assert subject is not None and subject.kind == "product"
     x0, y0, x1, y1 = subject.box()
     # The box drawn at (0.38, 0.25)–(0.62, 0.85) of 900×700; the floor shadow below it is not subject.
@@ -67,8 +72,8 @@ def test_person_is_found_by_face_and_segmented(model_dir):
     assert subject is not None and subject.kind == "person"
     alpha = cv2.resize(subject.alpha, (image.shape[1], image.shape[0]))
     x0, y0, x1, y1 = face.box
-    assert alpha[y0:y1, x0:x1].mean() > 0.9          # the face is in the person
-    assert alpha[:60, 420:].mean() < 0.1              # the blue backdrop top right is not
+    assert alpha[y0:y1, x0:x1].mean() > 0.9  # the face is in the person
+    assert alpha[:60, 420:].mean() < 0.1  # the blue backdrop top right is not
 
 
 def test_no_face_in_a_product_shot(model_dir):
@@ -101,8 +106,9 @@ def test_subject_running_off_three_sides_refuses(edit):
 def test_missing_model_refuses_people_with_the_install_hint(bare_backend):
     from app.backends.base import EditRequest
 
-    request = EditRequest(images=[photo("grace_hopper.jpg")], prompt="blur the background", quality="low",
-                          width=512, height=608)
+    request = EditRequest(
+        images=[photo("grace_hopper.jpg")], prompt="blur the background", quality="low", width=512, height=608
+    )
     with pytest.raises(BackendRefused) as refused:
         bare_backend.edit(request)
     assert refused.value.code == "model_missing"
@@ -112,8 +118,9 @@ def test_missing_model_refuses_people_with_the_install_hint(bare_backend):
 def test_missing_model_still_cuts_out_products(bare_backend):
     from app.backends.base import EditRequest
 
-    result = bare_backend.edit(EditRequest(images=[studio_product()], prompt="white background", quality="low",
-                                           width=448, height=352))
+    result = bare_backend.edit(
+        EditRequest(images=[studio_product()], prompt="white background", quality="low", width=448, height=352)
+    )
     assert result.image.size == (448, 352)
     assert pixels(result.image)[:20, :20].mean() > 250
 

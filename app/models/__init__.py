@@ -3,9 +3,14 @@
 from app.models.account import Account
 from app.models.api_key import ApiKey
 from app.models.base import Base
+from app.models.billing_profile import BillingProfile
 from app.models.edit import Edit, EditInput
 from app.models.session import LoginSession
+from app.models.stripe_event import StripeEvent
+from app.models.stripe_payment import StripePayment
+from app.models.topup import TopUp
 from app.models.transfer import Transfer
 from app.models.user import User
 
-__all__ = ["Account", "ApiKey", "Base", "Edit", "EditInput", "LoginSession", "Transfer", "User"]
+__all__ = ["Account", "ApiKey", "Base", "BillingProfile", "Edit", "EditInput", "LoginSession", "StripeEvent",
+           "StripePayment", "TopUp", "Transfer", "User"]

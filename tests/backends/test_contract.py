@@ -17,6 +17,7 @@ from app.config import Settings
 from app.editor import output
 from app.errors import ConfigurationError
 from tests.conftest import FIXTURES
+from tests.fake_openai import openai_backend_for_tests
 
 pytestmark = pytest.mark.nodb
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,8 +38,7 @@ def _local(request: pytest.FixtureRequest) -> EditBackend:
 
 
 def _openai(request: pytest.FixtureRequest) -> EditBackend:
-    fake = pytest.importorskip("tests.fake_openai")
-    return fake.openai_backend_for_tests(request.getfixturevalue("fake_openai"))
+    return openai_backend_for_tests(request.getfixturevalue("fake_openai"))
 
 
 CASES = {

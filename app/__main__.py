@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
 import threading
+
+from sqlalchemy.orm import Session
 
 from app.config import Settings
 
@@ -100,7 +103,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _transaction(settings: Settings):  # type: ignore[no-untyped-def]
+def _transaction(settings: Settings) -> contextlib.AbstractContextManager[Session]:
     from app.db import make_engine, make_session_factory, transaction
 
     return transaction(make_session_factory(make_engine(settings.resolved_database_url)))

@@ -39,6 +39,7 @@ class AppContext:
 
 def build_context(settings: Settings) -> AppContext:
     """Everything but the workers; `start`/`stop` in app.workers run those."""
+    from app.billing import tasks as billing_tasks
     from app.editor.runner import RUN_EDIT, Runner
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -53,4 +54,5 @@ def build_context(settings: Settings) -> AppContext:
     )
     context.queue = TaskQueue(settings.queue_url)
     context.queue.register(RUN_EDIT, Runner(context).run)
+    billing_tasks.register(context)  # Stripe events and automatic recharges
     return context

@@ -15,7 +15,8 @@ from app.errors import Forbidden, NotAuthenticated
 
 
 def get_context(request: Request) -> AppContext:
-    return request.app.state.context  # type: ignore[no-any-return]
+    context: AppContext = request.app.state.context
+    return context
 
 
 Context = Annotated[AppContext, Depends(get_context)]
@@ -40,9 +41,9 @@ def _bearer(request: Request) -> str | None:
 def identify(request: Request, context: AppContext) -> Principal | None:
     """The caller, by API key or session cookie, looked up in a short transaction of its own (so that
     slow work later in the request does not hold a database lock)."""
-    cached = getattr(request.state, "principal", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request.state, "principal"):
+        cached: Principal | None = request.state.principal
+        return cached
     principal: Principal | None = None
     key = _bearer(request)
     with context.transaction() as db:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
         return {"status": "ok"}
 
     @app.middleware("http")
-    async def browser_defaults(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def browser_defaults(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response: Response = await call_next(request)
         cookies.set_csrf_cookie_if_new(request, response)
         for name, value in SECURITY_HEADERS.items():

@@ -40,17 +40,17 @@ class TaskQueue:
         else:
             raise ConfigurationError(f"QUEUE_URL={url!r}: use memory:// or redis://host:6379/0")
         self.broker.emit_after("process_boot")
-        self._actors: dict[str, dramatiq.Actor] = {}  # type: ignore[type-arg]
+        self._actors: dict[str, dramatiq.Actor[..., None]] = {}
         self._worker: dramatiq.Worker | None = None
 
     def register(self, name: str, handler: Callable[..., None]) -> None:
         """Make `handler` runnable as task `name` (in every process that builds the same context)."""
-        self._actors[name] = dramatiq.actor(handler, broker=self.broker, actor_name=name, queue_name=QUEUE_NAME,
-                                            time_limit=TIME_LIMIT_MS)
+        declare = dramatiq.actor(broker=self.broker, actor_name=name, queue_name=QUEUE_NAME, time_limit=TIME_LIMIT_MS)
+        self._actors[name] = declare(handler)
 
     def send(self, name: str, *args: str, delay_seconds: float = 0) -> None:
-        options = {"delay": int(delay_seconds * 1000)} if delay_seconds > 0 else {}
-        self._actors[name].send_with_options(args=args, **options)
+        delay = int(delay_seconds * 1000) if delay_seconds > 0 else None
+        self._actors[name].send_with_options(args=args, delay=delay)
 
     @property
     def in_process(self) -> bool:

@@ -17,15 +17,15 @@ PNG_COMPRESS_LEVEL = 3  # level 6 costs 2–3x the time at 4K for files ~10% sma
 def decode_input(data: bytes, *, at_least: tuple[int, int] | None = None) -> Image.Image:
     """A stored input as RGB or RGBA pixels in sRGB. With `at_least`, a JPEG is decoded at the smallest
     DCT scale that still covers that size, which is several times faster for large photos."""
-    image = Image.open(io.BytesIO(data))
-    if at_least is not None and image.format == "JPEG":
-        scale = max(at_least[0] / image.width, at_least[1] / image.height)
+    stored = Image.open(io.BytesIO(data))
+    if at_least is not None and stored.format == "JPEG":
+        scale = max(at_least[0] / stored.width, at_least[1] / stored.height)
         if scale < 1:
-            image.draft("RGB", (max(1, round(image.width * scale)), max(1, round(image.height * scale))))
-    image.load()
-    icc = image.info.get("icc_profile")
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
-    image = image.convert("RGBA" if has_alpha else "RGB")
+            stored.draft("RGB", (max(1, round(stored.width * scale)), max(1, round(stored.height * scale))))
+    stored.load()
+    icc = stored.info.get("icc_profile")
+    has_alpha = stored.mode in ("RGBA", "LA", "PA") or (stored.mode == "P" and "transparency" in stored.info)
+    image = stored.convert("RGBA" if has_alpha else "RGB")
     if icc:
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))

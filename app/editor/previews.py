@@ -21,9 +21,9 @@ def preview(storage: Storage, key: str) -> bytes:
     cached = preview_key(key)
     if storage.exists(cached):
         return storage.get(cached)
-    image = Image.open(io.BytesIO(storage.get(key)))
-    image.draft("RGB", (PREVIEW_EDGE, PREVIEW_EDGE))
-    image = ImageOps.exif_transpose(image)
+    stored = Image.open(io.BytesIO(storage.get(key)))
+    stored.draft("RGB", (PREVIEW_EDGE, PREVIEW_EDGE))
+    image = ImageOps.exif_transpose(stored)
     image.thumbnail((PREVIEW_EDGE, PREVIEW_EDGE), Image.Resampling.LANCZOS)
     if image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")

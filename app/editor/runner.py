@@ -12,12 +12,12 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import Update, func, or_, update
 
 from app.backends.base import BackendRefused, BackendUnavailable, EditRequest
-from app.billing import ledger
+from app.billing import auto_recharge, ledger
 from app.editor import output
 from app.editor.keys import reservation_id, result_key
 from app.models import Edit
@@ -115,7 +115,7 @@ class Runner:
                          output_format=edit.output_format, output_compression=edit.output_compression,
                          background=edit.background, input_keys=[i.storage_key for i in edit.inputs])
 
-    def _owned(self, claim: Claim):  # type: ignore[no-untyped-def]
+    def _owned(self, claim: Claim) -> Update:
         return update(Edit).where(Edit.id == claim.edit_id, Edit.status == "running",
                                   Edit.attempts == claim.attempt)
 
@@ -123,10 +123,10 @@ class Runner:
         """Push the lease forward; False when this attempt no longer owns the edit."""
         until = utcnow() + timedelta(seconds=self.context.settings.lease_seconds)
         with self.context.transaction() as db:
-            return db.execute(self._owned(claim).values(lease_until=until)).rowcount == 1  # type: ignore[attr-defined, no-any-return]
+            return db.execute(self._owned(claim).values(lease_until=until)).rowcount == 1  # type: ignore[attr-defined]
 
     def _succeed(self, claim: Claim, key: str, size: int, plan: list[str] | None,
-                 usage: dict | None, model: str | None) -> bool:  # type: ignore[type-arg]
+                 usage: dict[str, Any] | None, model: str | None) -> bool:
         values: dict[str, object] = {"status": "succeeded", "result_key": key, "result_bytes": size,
                                      "finished_at": utcnow(), "lease_until": None}
         if plan is not None:
@@ -140,6 +140,7 @@ class Runner:
                 return False
             ledger.settle(db, pending_id=reservation_id(claim.edit_id), kind="post",
                           reason="Charged for the edit")
+        auto_recharge.after_charge(self.context, claim.user_id)  # queues a top-up if now below the threshold
         log.info("edit %s succeeded (attempt %d)", claim.edit_id, claim.attempt)
         return True
 

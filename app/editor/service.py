@@ -313,4 +313,8 @@ def delete_edit(context: AppContext, db: Session, user_id: str, edit_id: str) ->
     keys = originals + [preview_key(key) for key in originals]
     db.delete(edit)
     db.flush()
-    after_commit(db, lambda: [context.storage.delete(key) for key in keys])  # type: ignore[func-returns-value]
+    def delete_files() -> None:
+        for key in keys:
+            context.storage.delete(key)
+
+    after_commit(db, delete_files)

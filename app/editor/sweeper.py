@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_, select, update
 
 from app.billing import ledger
+from app.billing.sweeper import sweep as sweep_billing
 from app.editor.keys import reservation_id
 from app.editor.runner import RUN_EDIT
 from app.models import Edit
@@ -90,5 +91,6 @@ class Sweeper:
         while not self._stop.wait(self.context.settings.sweep_interval_seconds):
             try:
                 sweep(self.context)
+                sweep_billing(self.context)  # unhandled Stripe events, recharges with no outcome yet
             except Exception:
                 log.exception("sweep failed")

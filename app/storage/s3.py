@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -25,9 +26,10 @@ class S3Storage:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
 
-    def _object(self, key: str) -> dict:  # type: ignore[type-arg]
+    def _object(self, key: str) -> dict[str, Any]:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))  # type: ignore[no-any-return]
+            answer: dict[str, Any] = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return answer
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise StoredObjectMissing(key) from exc
@@ -36,7 +38,8 @@ class S3Storage:
     def get(self, key: str) -> bytes:
         body = self._object(key)["Body"]
         with body:
-            return body.read()  # type: ignore[no-any-return]
+            data: bytes = body.read()
+            return data
 
     def iter_chunks(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         body = self._object(key)["Body"]

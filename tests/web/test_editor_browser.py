@@ -26,9 +26,9 @@ def wait_until(page, expression: str, timeout: float = 20) -> None:
         time.sleep(0.05)
 
 
-def drop_file(page, selector: str, name: str, data: bytes, mime: str) -> None:
-    """Simulate dropping a file from the desktop onto `selector`."""
-    handle = page.evaluate_handle(
+def data_transfer(page, name: str, data: bytes, mime: str):
+    """A DataTransfer holding one file, as a desktop drag or the clipboard would carry it."""
+    return page.evaluate_handle(
         """([name, b64, mime]) => {
             const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
             const dt = new DataTransfer();
@@ -37,7 +37,11 @@ def drop_file(page, selector: str, name: str, data: bytes, mime: str) -> None:
         }""",
         [name, base64.b64encode(data).decode(), mime],
     )
-    page.dispatch_event(selector, "drop", {"dataTransfer": handle})
+
+
+def drop_file(page, selector: str, name: str, data: bytes, mime: str) -> None:
+    """Simulate dropping a file from the desktop onto `selector`."""
+    page.dispatch_event(selector, "drop", {"dataTransfer": data_transfer(page, name, data, mime)})
 
 
 def test_editor_from_sign_up_to_download(live_server, page_for, context, tmp_path):
@@ -155,17 +159,8 @@ def test_bad_file_is_flagged_in_the_browser(live_server, page_for, context):
 
 def paste_file(page, name: str, data: bytes, mime: str) -> None:
     """Simulate pasting an image from the clipboard."""
-    handle = page.evaluate_handle(
-        """([name, b64, mime]) => {
-            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
-            const dt = new DataTransfer();
-            dt.items.add(new File([bytes], name, { type: mime }));
-            return dt;
-        }""",
-        [name, base64.b64encode(data).decode(), mime],
-    )
     page.evaluate("(dt) => document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true }))",
-                  handle)
+                  data_transfer(page, name, data, mime))
 
 
 def test_paste_reorder_run_again_and_rerun_from_history(live_server, page_for, context):

@@ -131,8 +131,13 @@ def _credits(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     with _transaction(settings) as db:
         user = find_user(db, args.email)
-        ledger.transfer(db, transfer_id=f"operator:{uuid.uuid4().hex}", user_id=user.id, kind="grant",
-                        amount=args.amount, reason=args.reason)
+        transfer_id = f"operator:{uuid.uuid4().hex}"
+        ledger.transfer(db, transfer_id=transfer_id, user_id=user.id, kind="grant", amount=args.amount,
+                        reason=args.reason)
+        settled = ledger.settle_outstanding(db, user.id, transfer_id=f"{transfer_id}:settle",
+                                            reason="Outstanding credits paid from this grant")
+        if settled:
+            print(f"{settled} of them paid what the account owed.")
         print(f"Granted {args.amount} credits to {user.email}; available now "
               f"{ledger.balance(db, user.id).available}.")
     return 0

@@ -53,12 +53,12 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
 
     app = FastAPI(title="Image edits", version="1.0", lifespan=lifespan, docs_url="/docs",
                   openapi_url="/openapi.json", redoc_url=None)
-    from app.api import v1
+    from app.api import openai_compat, v1
+    from app.billing import routes as billing
     from app.web import pages
 
-    app.include_router(v1.router)
-    app.include_router(pages.router)
-    _include_optional_routers(app)
+    for router in (v1.router, openai_compat.router, billing.router, pages.router):
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     install_error_handlers(app)
 
@@ -80,17 +80,3 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
         return response
 
     return app
-
-
-def _include_optional_routers(app: FastAPI) -> None:
-    """Routers of the other front doors (OpenAI-compatible endpoint, billing) when present."""
-    import importlib
-
-    for module_name in ("app.api.openai_compat", "app.billing.routes"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        app.include_router(module.router)

@@ -29,7 +29,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSTHROUGH = "tests.backends.stand_ins:PassThroughBackend"
-pytest_plugins = ["tests.services", "tests.fake_openai"]  # S3, Redis and the fake OpenAI server
+# S3, Redis, the fake OpenAI server and the browser.
+pytest_plugins = ["tests.services", "tests.fake_openai", "tests.browser"]
 
 
 def unavailable(reason: str) -> None:

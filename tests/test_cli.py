@@ -88,3 +88,20 @@ def test_migrate_and_serve_on_a_fresh_data_dir(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_a_grant_first_pays_what_the_account_owes(database_url, clean_db, tmp_path, context):
+    from app.billing import ledger
+    from tests.conftest import create_user
+
+    user = create_user(context, email="owes@example.com", credits=0)
+    with context.transaction() as db:  # a refund took back 30 credits that had already been spent
+        ledger.transfer(db, transfer_id="test:owe", user_id=user.id, kind="owe", amount=30, reason="Refund")
+    granted = run_cli(database_url, tmp_path, "credits", "grant", "--email", "owes@example.com", "--amount", "50",
+                      "--reason", "Goodwill")
+    assert granted.returncode == 0, granted.stderr
+    assert "30 of them paid what the account owed" in granted.stdout and "available now 20" in granted.stdout
+    with context.transaction() as db:
+        balance = ledger.balance(db, user.id)
+    assert (balance.available, balance.outstanding) == (20, 0)
+    assert run_cli(database_url, tmp_path, "ledger", "verify").returncode == 0

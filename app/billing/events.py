@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.billing import auto_recharge, payments
+from app.billing import payments
+from app.billing.auto_recharge import fail as fail_recharge
 from app.models import TopUp
 from app.models.base import utcnow
 
@@ -110,7 +111,7 @@ def payment_intent_failed(db: Session, intent: dict[str, Any]) -> str:
     if topup is None or topup.source != "auto_recharge":
         return "ignored: not an automatic recharge"
     error = intent.get("last_payment_error") or {}
-    return auto_recharge.fail(db, topup, error.get("message") or "The card was declined.")
+    return fail_recharge(db, topup, error.get("message") or "The card was declined.")
 
 
 # --- refunds and disputes -------------------------------------------------------------------------------

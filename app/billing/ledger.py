@@ -148,6 +148,16 @@ def settle(db: Session, *, pending_id: str, kind: str, reason: str = "") -> Tran
                     amount=reservation.amount, reason=reason, edit_id=reservation.edit_id, pending_id=pending_id)
 
 
+def settle_outstanding(db: Session, user_id: str, *, transfer_id: str, reason: str) -> int:
+    """Pay what the account owes (credits taken back after they were spent) from its available credits,
+    as far as they go. Call it right after new credits arrive. Returns the amount settled."""
+    owed = balance(db, user_id)
+    amount = min(owed.outstanding, owed.available)
+    if amount > 0:
+        transfer(db, transfer_id=transfer_id, user_id=user_id, kind="settle", amount=amount, reason=reason)
+    return amount
+
+
 def signed_amount(record: Transfer) -> int:
     """What a transfer did to the available balance, with its sign."""
     return KINDS[record.kind].on_available * record.amount

@@ -127,12 +127,10 @@ def reconcile(db: Session, payment: StripePayment, topup: TopUp) -> str:
             ledger.transfer(db, transfer_id=transfer_id, user_id=user_id, kind="topup", amount=topup.credits,
                             reason=reason)
             notes.append(f"credited {topup.credits}")
-            owed = ledger.balance(db, user_id)
-            settle = min(owed.outstanding, owed.available)
-            if settle > 0:
-                ledger.transfer(db, transfer_id=f"{transfer_id}:settle", user_id=user_id, kind="settle",
-                                amount=settle, reason="Outstanding credits paid from this top-up")
-                notes.append(f"settled {settle} outstanding")
+            settled = ledger.settle_outstanding(db, user_id, transfer_id=f"{transfer_id}:settle",
+                                                reason="Outstanding credits paid from this top-up")
+            if settled:
+                notes.append(f"settled {settled} outstanding")
         lost = payment.dispute_amount if payment.dispute_status == "lost" else 0
         target = credits_to_take_back(topup.credits, topup.amount, payment.refunded, lost)
         missing = target - payment.credits_taken_back

@@ -11,8 +11,8 @@ import time
 import pytest
 from PIL import Image
 
+from tests.browser import screenshot
 from tests.conftest import FIXTURES, verify_ledger
-from tests.web.conftest import screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -128,9 +128,11 @@ def test_editor_at_phone_width(live_server, page_for, context):
     # Nothing overflows sideways at phone width.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "editor-phone")
-    page.goto(live_server.url + "/")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    screenshot(page, "home-phone")
+    for path, name in (("/", "home-phone"), ("/account", "account-phone"), ("/history", "history-phone"),
+                       ("/help/instructions", "help-phone")):
+        page.goto(live_server.url + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        screenshot(page, name)
 
 
 def test_bad_file_is_flagged_in_the_browser(live_server, page_for, context):

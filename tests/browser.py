@@ -1,4 +1,5 @@
-"""Headless Chromium (Debian's, driven by Playwright) against a live server; screenshots kept as artefacts."""
+"""Headless Chromium (Debian's, driven by Playwright) for every browser test; screenshots kept as artefacts.
+Loaded as a pytest plugin by tests/conftest.py: one Playwright session serves the whole run."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from tests.conftest import unavailable
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-quic"]

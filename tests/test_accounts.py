@@ -93,3 +93,15 @@ def test_signup_credits_setting(client, context, settings):
     context.settings.signup_credits = 3
     response = client.post("/api/v1/auth/signup", json={"email": "three@example.com", "password": "long enough"})
     assert response.json()["balance"] == 3
+
+
+def test_cookies_are_secure_over_https(app, context):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, base_url="https://testserver") as https:
+        response = https.post("/api/v1/auth/signup", json={"email": "tls@example.com", "password": "long enough"})
+        cookies = response.headers.get_list("set-cookie")
+        session = next(c for c in cookies if c.startswith("session="))
+        csrf = next(c for c in cookies if c.startswith("csrftoken="))
+        assert "Secure" in session and "HttpOnly" in session and "SameSite=lax" in session
+        assert "Secure" in csrf and "HttpOnly" not in csrf  # our scripts read it to send X-CSRF-Token

@@ -119,3 +119,12 @@ def test_not_found_page(client, context):
     create_user(context, email="a@example.com")
     page = client.get("/no/such/page")
     assert page.status_code == 404 and "Not found" in page.text and "<html" in page.text
+
+
+def test_editor_shows_the_transparency_hint_only_when_the_backend_can(client, context):
+    from app.backends.base import Capabilities
+
+    sign_up(client)
+    assert "keep a removed background transparent" in client.get("/edit").text
+    context.backend.capabilities = Capabilities(plans=True, transparent_output=False)  # as gpt-image-2
+    assert "keep a removed background transparent" not in client.get("/edit").text

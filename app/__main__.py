@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    if not _database_ready(settings):
+        return 2
     host = args.host or settings.host
     port = args.port or settings.port
     print(f"Serving on http://{host}:{port} (data in {settings.data_dir})", flush=True)
@@ -77,6 +79,8 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from app.context import build_context
     from app.workers import Workers
 
+    if not _database_ready(settings):
+        return 2
     context = build_context(settings)
     if context.queue.in_process:
         print("QUEUE_URL is memory://: the web server runs the workers itself; set QUEUE_URL=redis://… "
@@ -92,6 +96,16 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     workers.stop()
     context.engine.dispose()
     return 0
+
+
+def _database_ready(settings: Settings) -> bool:
+    from app.migrations import pending_message
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    problem = pending_message(settings.resolved_database_url)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+    return problem is None
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:

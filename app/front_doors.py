@@ -56,6 +56,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            return _render(request, AppError("The body is not valid JSON.", code="invalid_json", status=422))
         location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
         field = ".".join(location) or None
         message = first.get("msg", "Invalid request")

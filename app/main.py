@@ -7,7 +7,9 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
@@ -19,6 +21,14 @@ from app.workers import Workers
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
+SWAGGER_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>API reference · Imagedit</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"><link rel="icon" href="/static/img/logo.svg">
+</head><body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script><script src="/static/js/docs.js"></script>
+</body></html>"""
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -51,7 +61,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
             if context is None:
                 ctx.engine.dispose()
 
-    app = FastAPI(title="Image edits", version="1.0", lifespan=lifespan, docs_url="/docs",
+    app = FastAPI(title="Imagedit API", version="1.0", lifespan=lifespan, docs_url=None,
                   openapi_url="/openapi.json", redoc_url=None)
     from app.api import openai_compat, v1
     from app.billing import routes as billing
@@ -60,6 +70,13 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     for router in (v1.router, openai_compat.router, billing.router, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    app.mount("/docs/assets", StaticFiles(directory=SWAGGER_ASSETS), name="swagger-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """The API reference: Swagger UI from local files, started by a static script (our CSP allows no
+        inline script and no CDN)."""
+        return HTMLResponse(DOCS_PAGE)
     install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)

@@ -23,3 +23,23 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+def pending_message(database_url: str) -> str | None:
+    """Why the database cannot be used as it is (not migrated to the newest revision), or None."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from app.db import make_engine
+
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+    if current == head:
+        return None
+    state = "is empty" if current is None else f"is at revision {current}"
+    return f"The database {state}; this version needs {head}. Run `python -m app migrate` first."

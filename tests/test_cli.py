@@ -105,3 +105,13 @@ def test_a_grant_first_pays_what_the_account_owes(database_url, clean_db, tmp_pa
         balance = ledger.balance(db, user.id)
     assert (balance.available, balance.outstanding) == (20, 0)
     assert run_cli(database_url, tmp_path, "ledger", "verify").returncode == 0
+
+
+def test_serve_refuses_an_unmigrated_database_with_a_clear_message(tmp_path):
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "EDIT_BACKEND": PASSTHROUGH, "PYTHONPATH": str(ROOT)}
+    env.pop("DATABASE_URL", None)
+    for command in ("serve", "worker"):
+        started = subprocess.run([sys.executable, "-m", "app", command], cwd=tmp_path, env=env, capture_output=True,
+                                 text=True, timeout=60)
+        assert started.returncode == 2
+        assert "Run `python -m app migrate` first" in started.stderr and "Traceback" not in started.stderr

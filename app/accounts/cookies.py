@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -45,6 +45,38 @@ def set_session_cookie(response: Response, request: Request, token: str, *, secr
     csrf_token(request)
     response.set_cookie(SESSION_COOKIE, _serializer(secret_key).dumps(token), max_age=days * 86400,
                         httponly=True, samesite="lax", secure=_secure(request), path="/")
+
+
+NEW_KEY_COOKIE = "new_api_key"
+NEW_KEY_SECONDS = 300
+
+
+def _new_key_serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="new-api-key")
+
+
+def hand_over_new_key(response: Response, request: Request, *, key: str, name: str, secret_key: str) -> None:
+    """Carry a just-created API key across the redirect after the form post (so a reload cannot create
+    another one); the account page shows it once and drops the cookie."""
+    response.set_cookie(NEW_KEY_COOKIE, _new_key_serializer(secret_key).dumps({"key": key, "name": name}),
+                        max_age=NEW_KEY_SECONDS, httponly=True, samesite="strict", secure=_secure(request),
+                        path="/account")
+
+
+def read_new_key(request: Request, *, secret_key: str) -> dict[str, str] | None:
+    """The key handed over by `hand_over_new_key`; the page that shows it calls `forget_new_key`."""
+    raw = request.cookies.get(NEW_KEY_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _new_key_serializer(secret_key).loads(raw, max_age=NEW_KEY_SECONDS)
+    except BadSignature:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def forget_new_key(response: Response) -> None:
+    response.delete_cookie(NEW_KEY_COOKIE, path="/account")
 
 
 def clear_session_cookie(response: Response) -> None:

@@ -203,12 +203,17 @@ def _account_page(request: Request, db: DbSession, principal: Principal, cursor:
 
 
 @router.get("/account", response_class=HTMLResponse)
-def account(request: Request, principal: PagePrincipal, db: DbSession, cursor: str | None = None) -> Response:
-    return _account_page(request, db, principal, cursor)
+def account(request: Request, principal: PagePrincipal, db: DbSession, context: Context,
+            cursor: str | None = None) -> Response:
+    new_key = cookies.read_new_key(request, secret_key=context.settings.resolved_secret_key)
+    page = _account_page(request, db, principal, cursor, new_key=new_key)
+    if new_key is not None:
+        cookies.forget_new_key(page)
+    return page
 
 
 @router.post("/account/api-keys", response_class=HTMLResponse)
-def account_create_key(request: Request, principal: PagePrincipal, db: DbSession,
+def account_create_key(request: Request, principal: PagePrincipal, db: DbSession, context: Context,
                        name: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "") -> Response:
     _check_form_csrf(request, csrf_token)
     try:
@@ -216,7 +221,10 @@ def account_create_key(request: Request, principal: PagePrincipal, db: DbSession
             row, key = accounts.create_api_key(db, principal.user_id, name)
     except AppError as error:
         return _account_page(request, db, principal, None, key_error=error)
-    return _account_page(request, db, principal, None, new_key=key, new_key_name=row.name)
+    response = RedirectResponse("/account#api-keys", status_code=303)
+    cookies.hand_over_new_key(response, request, key=key, name=row.name,
+                              secret_key=context.settings.resolved_secret_key)
+    return response
 
 
 @router.post("/account/api-keys/{key_id}/revoke")

@@ -12,7 +12,7 @@ const els = {
   plan: $('plan'), sizeLine: $('size-line'), aspect: $('aspect-ratio'), costLine: $('cost-line'), why: $('why'),
   generate: $('generate'), parentId: $('parent-id'), stage: $('stage'), status: $('result-status'),
   actions: $('result-actions'), resultSize: $('result-size'), resultCost: $('result-cost'), download: $('download'),
-  editResult: $('edit-result'), runAgain: $('run-again'), details: $('details'),
+  editResult: $('edit-result'), runAgain: $('run-again'), details: $('details'), upscale: $('upscale-note'),
 };
 
 const MAGIC = { png: [0x89, 0x50, 0x4e, 0x47], jpeg: [0xff, 0xd8, 0xff] };
@@ -256,6 +256,7 @@ async function runEstimate(key) {
 
 function showEstimate(result, s) {
   els.sizeLine.textContent = `Output ${result.width} × ${result.height} px`;
+  showUpscaleNote(result);
   const auto = els.aspect.querySelector('option[value="auto"]');
   if (auto) auto.textContent = s.aspect_ratio === 'auto' || state.items.length ? `Auto (${autoLabel(result, s)})` : 'Auto (from the first image)';
   els.plan.replaceChildren();
@@ -283,6 +284,17 @@ function showEstimate(result, s) {
     els.plan.hidden = false;
   } else {
     els.plan.hidden = true;
+  }
+}
+
+// Enlarging a small image a lot cannot add detail: say so before anyone pays for a soft 4K picture.
+function showUpscaleNote(result) {
+  const main = state.items[0];
+  const scale = main?.width ? Math.max(result.width / main.width, result.height / main.height) : 0;
+  els.upscale.hidden = scale <= 4;
+  if (scale > 4) {
+    els.upscale.textContent = `The main image is ${main.width} × ${main.height} px: at ${result.width} × ${result.height} it is `
+      + `enlarged ${Math.round(scale)}× and will look soft. A lower resolution or a larger original gives a sharper result.`;
   }
 }
 
@@ -406,7 +418,7 @@ function showFailure(edit) {
   msg.textContent = edit.error?.message || 'The edit failed.';
   const refund = document.createElement('p');
   refund.className = 'small';
-  refund.textContent = `Your ${formatCredits(edit.credits)} were returned.`;
+  refund.textContent = `${formatCredits(edit.credits)} returned to your balance: a failed edit costs nothing.`;
   box.append(title, msg, refund);
   els.stage.replaceChildren(box);
   refreshBalance();

@@ -157,6 +157,9 @@ def test_bad_file_is_flagged_in_the_browser(live_server, page_for, context):
     drop_file(page, "#dropzone", "red.png", buffer.getvalue(), "image/png")
     wait_until(page, "document.querySelectorAll('#thumbs li:not(.invalid)').length === 1")
     wait_until(page, "!document.querySelector('#generate').disabled")
+    # A 64×64 image at 1K is enlarged 16×: the editor says so before anyone pays.
+    wait_until(page, "!document.querySelector('#upscale-note').hidden")
+    assert "enlarged 16×" in page.locator("#upscale-note").inner_text()
 
 
 def paste_file(page, name: str, data: bytes, mime: str) -> None:

@@ -103,9 +103,11 @@ def test_account_page_and_api_keys(client, context):
     token = client.cookies["csrftoken"]
     page = client.get("/account")
     assert "Credit history" in page.text and "Welcome credits" in page.text and "No keys yet" in page.text
-    made = client.post("/account/api-keys", data={"name": "Shop sync", "csrf_token": token})
-    key = re.search(r'id="new-key">(sk-ie-[^<]+)<', made.text).group(1)
-    assert "copy it now" in made.text and key[-4:] in made.text
+    made = client.post("/account/api-keys", data={"name": "Shop sync", "csrf_token": token}, follow_redirects=False)
+    assert made.status_code == 303 and made.headers["location"] == "/account#api-keys"  # a reload creates nothing
+    shown = client.get("/account")
+    key = re.search(r'id="new-key">(sk-ie-[^<]+)<', shown.text).group(1)
+    assert "copy it now" in shown.text and "Shop sync" in shown.text
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200
     again = client.get("/account")
     assert key not in again.text and f"…{key[-4:]}" in again.text

@@ -10,6 +10,9 @@ percentages in a plan mean something:
 - contrast +N%: the tone curve's slope at mid-grey grows by N% (an S-curve, no clipping); -N%: it shrinks;
 - saturation ±N%: colour distance from grey scales by 1 ± N;
 - warmth ±N%: red lifted and blue lowered (or the reverse) by gamma curves, whites stay white;
+- tint ±N%: green lowered (toward magenta) or raised (toward green) the same way;
+- white balance: the colour of the light is measured ("shades of grey") and neutralised by per-channel
+  gains, all of the cast or only its part toward a named colour ("remove the yellow tint");
 - matching image N: mean and spread of each Lab channel moved toward image N's (Reinhard's transfer).
 """
 
@@ -93,6 +96,63 @@ def warmth(amount: float) -> Transform:
     green = _lut(_X ** (1.0 - 0.08 * amount))
     blue = _lut(_X ** (1.0 + 0.45 * amount))
     return lambda pixels: _apply_luts(pixels, red, green, blue)
+
+
+def tint(amount: float) -> Transform:
+    """Toward magenta (amount > 0: less green) or toward green; whites and blacks stay where they are."""
+    red = _lut(_X ** (1.0 - 0.1 * amount))
+    green = _lut(_X ** (1.0 + 0.4 * amount))
+    blue = _lut(_X ** (1.0 - 0.1 * amount))
+    return lambda pixels: _apply_luts(pixels, red, green, blue)
+
+
+def _to_linear(values: np.ndarray) -> np.ndarray:
+    return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
+
+
+def _to_srgb(values: np.ndarray) -> np.ndarray:
+    values = np.clip(values, 0.0, 1.0)
+    return np.where(values <= 0.0031308, values * 12.92, 1.055 * values ** (1 / 2.4) - 0.055)
+
+
+def illuminant(photo: np.ndarray) -> np.ndarray:
+    """The colour of the light in a photo (linear RGB, 3 floats), by "shades of grey" (Finlayson and
+    Trezzi): a high-order mean of the brighter, unclipped pixels, which neutral surfaces dominate."""
+    sample = _sample(photo).astype(np.float32) / 255.0
+    linear = _to_linear(sample)
+    lum = linear @ LUMA
+    usable = (sample.max(axis=1) < 0.98) & (lum > np.percentile(lum, 30))
+    if usable.sum() < 64:
+        usable = np.ones(len(sample), bool)
+    return np.asarray((linear[usable] ** 6).mean(axis=0) ** (1 / 6), np.float32) + 1e-6
+
+
+def white_balance(
+    photo: np.ndarray, direction: tuple[float, float] | None = None, strength: float = 1.0
+) -> Transform:
+    """Neutralise the colour cast of the light: all of it, or only its part toward `direction` (a unit
+    (a, b) vector in Lab, e.g. yellow's), by `strength`. Per-channel gains in linear light, with a
+    shoulder that keeps pure white white; the light's brightness is kept."""
+    light = illuminant(photo)
+    level = float(light @ LUMA)
+    if direction is None:
+        target = np.full(3, level, np.float32)
+    else:
+        shown = _to_srgb(light / max(float(light.max()), 1e-6)).astype(np.float32)
+        lab = cv2.cvtColor(shown[None, None, :], cv2.COLOR_RGB2Lab)[0, 0]
+        along = float(lab[1] * direction[0] + lab[2] * direction[1])
+        if along <= 0:
+            return lambda pixels: pixels  # no cast that way: nothing to neutralise
+        lab[1] -= along * direction[0]
+        lab[2] -= along * direction[1]
+        rgb = _to_linear(cv2.cvtColor(lab[None, None, :].astype(np.float32), cv2.COLOR_Lab2RGB)[0, 0])
+        target = np.asarray(rgb * level / max(float(rgb @ LUMA), 1e-6), np.float32)
+    gains = np.clip(target / light, 0.5, 2.0) ** float(strength)
+    linear_x = _to_linear(_X)
+    tables = [
+        _lut(_to_srgb(gain * linear_x + (1.0 - gain) * linear_x**8)) for gain in (float(g) for g in gains)
+    ]
+    return lambda pixels: _apply_luts(pixels, tables[0], tables[1], tables[2])
 
 
 def luminance(pixels: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ keeps no per-edit state, and the only shared resources (the TFLite models) sit b
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import cv2
@@ -20,6 +21,7 @@ from app.backends.base import BackendRefused, Capabilities, EditRequest, EditRes
 from app.backends.local import background as bg
 from app.backends.local import colour
 from app.backends.local.framing import (
+    SLIVER,
     Rendered,
     Window,
     blurred_fill,
@@ -27,13 +29,15 @@ from app.backends.local.framing import (
     compose_affine,
     invert_affine,
     render,
+    upscale_filter,
     warp,
 )
-from app.backends.local.matting import RefinedEdge, boundary_band, refine_at_output
+from app.backends.local.matting import RefinedEdge, boundary_band, local_colours, refine_at_output
 from app.backends.local.parser import parse
 from app.backends.local.person import PersonFinder
 from app.backends.local.plan import (
     CUTOUT_OPERATIONS,
+    WIDEST_RATIO,
     Adjust,
     AutoLevels,
     BackgroundColour,
@@ -53,10 +57,18 @@ from app.backends.local.plan import (
     Sepia,
     Shadow,
     Sharpen,
+    WhiteBalance,
+    describe_ratio,
 )
 from app.backends.local.quality import Quality, quality_for
 from app.backends.local.shadow import shadow_mask
-from app.backends.local.subject import Subject, find_subject
+from app.backends.local.subject import (
+    MAX_UNDECIDED_CUTOUT,
+    UNCLEAR_PERSON,
+    UNCLEAR_SUBJECT,
+    Subject,
+    find_subject,
+)
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -84,7 +96,7 @@ class LocalBackend:
     def plan(self, request: PlanRequest) -> Plan:
         """The steps and output aspect for an instruction; raises BackendRefused when it cannot be done."""
         edit_plan = parse(request.prompt, request.image_count)
-        return Plan(edit_plan.steps(), edit_plan.aspect(request.main_size))
+        return Plan(edit_plan.steps(request.main_size), edit_plan.aspect(request.main_size))
 
     def edit(self, request: EditRequest) -> EditResult:
         """Run the instruction on request.images[0] and return exactly request.width × request.height."""
@@ -111,19 +123,38 @@ def _transpose(image: Image.Image, plan: EditPlan) -> Image.Image:
     return image
 
 
-def _split_alpha(image: Image.Image) -> tuple[Image.Image, np.ndarray | None]:
-    """The picture flattened on white, and its alpha when it has real transparency."""
+@dataclass
+class _Source:
+    """The main image split for processing."""
+
+    flat: Image.Image
+    """RGB flattened on white (what a JPEG or an opaque result shows)."""
+    alpha: np.ndarray | None = None
+    """H×W uint8 when the image has real transparency."""
+    bled: Image.Image | None = None
+    """RGB with the colours of the visible part carried out under the transparent part, so resampling,
+    sharpening and colour changes never pull in the arbitrary colour hidden there (a dark or white fringe)."""
+
+
+def _split_alpha(image: Image.Image) -> _Source:
+    """The picture flattened on white, and its alpha (with bled colours) when it has real transparency."""
     if image.mode not in ("RGBA", "LA", "PA") and "transparency" not in image.info:
-        return image.convert("RGB"), None
+        return _Source(image.convert("RGB"))
     rgba = image.convert("RGBA")
     alpha = rgba.getchannel("A")
     extrema = alpha.getextrema()
     low = extrema[0] if isinstance(extrema[0], (int, float)) else 0
     if low >= 250:
-        return rgba.convert("RGB"), None
+        return _Source(rgba.convert("RGB"))
     flat = Image.new("RGB", rgba.size, (255, 255, 255))
     flat.paste(rgba, mask=alpha)
-    return flat, np.asarray(alpha)
+    alpha_array = np.asarray(alpha)
+    rgb = np.asarray(rgba)[..., :3].astype(np.float32) / 255.0
+    weight = np.clip(alpha_array.astype(np.float32) / 255.0 * 4.0 - 1.0, 0.0, 1.0)  # the clearly visible part
+    nearby = local_colours(rgb, weight, 2.0)
+    keep = np.clip(alpha_array.astype(np.float32) / 32.0, 0.0, 1.0)[..., None]
+    bled = np.clip(np.round((keep * rgb + (1 - keep) * nearby) * 255.0), 0, 255).astype(np.uint8)
+    return _Source(flat, alpha_array, Image.fromarray(bled, "RGB"))
 
 
 class _Run:
@@ -142,7 +173,15 @@ class _Run:
 
     def execute(self) -> Image.Image:
         plan, quality = self.plan, self.quality
-        source, source_alpha = _split_alpha(self.request.images[0])
+        split = _split_alpha(self.request.images[0])
+        background = plan.background()
+        cutout = isinstance(background, CUTOUT_OPERATIONS)
+        source_alpha = split.alpha
+        # A transparent picture stays transparent through any edit that leaves its background alone, when
+        # the format can carry it; a cut-out of it uses its own alpha. Either way its colours are the
+        # visible ones carried under the transparent part, never the flattening white.
+        keep_alpha = source_alpha is not None and self.transparent_ok and not cutout
+        source = split.bled if split.bled is not None and (keep_alpha or cutout) else split.flat
         if bool(plan.find(Rotate)) or bool(plan.find(Mirror)):
             source = _transpose(source, plan)
             if source_alpha is not None:
@@ -150,8 +189,6 @@ class _Run:
             self.steps.extend(op.sentence() for op in plan.ordered() if isinstance(op, (Rotate, Mirror)))
         source_array = np.asarray(source)
 
-        background = plan.background()
-        cutout = isinstance(background, CUTOUT_OPERATIONS)
         subject_frames = plan.find(FrameSubject)
         needs_subject = background is not None or bool(subject_frames)
         ratio_change = abs(math.log((source.width / source.height) / (self.size[0] / self.size[1])))
@@ -161,12 +198,23 @@ class _Run:
                 source_array, quality, self.backend.people, required=needs_subject, source_alpha=source_alpha
             )
 
+        if cutout and subject is not None and subject.kind == "person" and subject.undecided > MAX_UNDECIDED_CUTOUT:
+            raise BackendRefused(UNCLEAR_PERSON, code=UNCLEAR_SUBJECT)
         rendered, window = self._frame(source, subject, cutout)
         photo = rendered.pixels
+        # The input's own alpha, through exactly the same window and filter (extended areas are clear).
+        own_alpha = (
+            render(Image.fromarray(source_alpha, "L"), window, self.size, quality.resample).pixels
+            if source_alpha is not None
+            else None
+        )
         edge: RefinedEdge | None = None
         alpha: np.ndarray | None = None
         if subject is not None and (cutout or isinstance(background, BlurBackground)):
-            alpha, edge = self._matte(subject, rendered, photo)
+            if subject.kind == "transparent" and own_alpha is not None:
+                alpha = own_alpha.astype(np.float32) / 255.0  # exact: nothing to estimate or clean
+            else:
+                alpha, edge = self._matte(subject, rendered, photo)
         if rendered.covered is not None and not cutout:
             photo = self._fill_extension(rendered, subject, window, source.size)
 
@@ -201,6 +249,8 @@ class _Run:
                     canvas = bg.darken(canvas, shade)
                 result = bg.composite(photo, canvas, alpha)
 
+        if keep_alpha and own_alpha is not None:
+            result = np.dstack([result[..., :3], own_alpha])
         self._framing_steps(rendered, window, subject, source.size)
         result = self._sharpen(result)
         return Image.fromarray(result, "RGBA" if result.shape[-1] == 4 else "RGB")
@@ -236,7 +286,14 @@ class _Run:
         band_work = boundary_band(subject.alpha, self.quality.band).astype(np.uint8)
         band = warp(band_work, work_to_output, self.size, nearest=True) > 0
         edge = refine_at_output(
-            photo, coarse, band, subject.colours(), invert_affine(work_to_output), unmix_alpha=self.quality.refine
+            photo,
+            coarse,
+            band,
+            subject.colours(),
+            invert_affine(work_to_output),
+            # A person's alpha is the model's, aligned by the guided filter: unmixing against one local
+            # background colour tears it on a busy background. Their edge colours are still cleaned.
+            unmix_alpha=self.quality.refine and subject.kind != "person",
         )
         return np.clip(edge.alpha, 0.0, 1.0), edge
 
@@ -313,6 +370,8 @@ class _Run:
                     else self.request.images[op.index - 1].convert("RGB")
                 )
                 transform = colour.match_colours(photo, reference, op.strength)
+            elif isinstance(op, WhiteBalance):
+                transform = colour.white_balance(photo, op.direction, op.strength)
             elif isinstance(op, AutoLevels):
                 transform = colour.auto_levels(photo)
             elif isinstance(op, Adjust):
@@ -321,6 +380,7 @@ class _Run:
                     "contrast": colour.contrast,
                     "saturation": colour.saturation,
                     "warmth": colour.warmth,
+                    "tint": colour.tint,
                 }[op.kind](op.amount)
             elif isinstance(op, BlackAndWhite):
                 transform = colour.black_and_white()
@@ -358,21 +418,33 @@ class _Run:
                 text = text.replace("centred on the subject", "centred")
             self.steps.append(text)
         if not self.plan.find(Frame) and not self.plan.find(FrameSubject):
-            src_w, src_h = source_size
-            whole = (
-                abs(window.x0) < 0.5
-                and abs(window.y0) < 0.5
-                and abs(window.x1 - src_w) < 0.5
-                and abs(window.y1 - src_h) < 0.5
-            )
-            if not whole:
-                if rendered.covered is not None:
-                    self.steps.append(f"Extend the canvas to the {width}:{height} shape, keeping the whole picture")
-                else:
-                    where = "centred on the subject" if on_subject else "centred"
-                    self.steps.append(f"Crop to the {width}:{height} shape, {where}")
-        name = RESAMPLE_NAMES.get(self.quality.resample, "bicubic")
+            fit = self._fit_text(rendered, window, on_subject, source_size)
+            if fit is not None:
+                self.steps.append(fit)
+        name = RESAMPLE_NAMES.get(upscale_filter(self.quality.resample, width / window.width), "bicubic")
         self.steps.append(f"Output at {width}×{height} ({name} resampling)")
+
+    def _fit_text(
+        self, rendered: Rendered, window: Window, on_subject: bool, source_size: tuple[int, int]
+    ) -> str | None:
+        """The step that fitting the picture to the output frame took, when the instruction named no frame;
+        None when only the rounding of the output size was taken up (a sliver, cover-fitted silently)."""
+        width, height = self.size
+        src_w, src_h = source_size
+        shape = describe_ratio(width, height)
+        if max(width / height, height / width) > WIDEST_RATIO - 0.1 and max(src_w / src_h, src_h / src_w) > 3.05:
+            shape += " (the widest frame)" if width > height else " (the tallest frame)"
+        if rendered.covered is not None:
+            if max(window.width / src_w, window.height / src_h) - 1 <= SLIVER:
+                return None
+            keeping = "keeping the whole picture" if self.plan.no_crop else "so the subject is not cut"
+            return f"Extend the canvas to fit {shape}, {keeping}"
+        cut_w, cut_h = 1 - window.width / src_w, 1 - window.height / src_h
+        if max(cut_w, cut_h) <= SLIVER:
+            return None
+        sides = "sides" if cut_w >= cut_h else "top and bottom"
+        where = ", centred on the subject" if on_subject else ""
+        return f"Crop the {sides} to fit {shape}{where}"
 
     def _sharpen(self, result: np.ndarray) -> np.ndarray:
         long_edge = max(self.size)

@@ -17,6 +17,15 @@ from PIL import Image
 
 # A subject cut by more than this share of its box makes automatic fitting extend instead of crop.
 MAX_AUTO_CUT = 0.02
+# Extending by less than this share of a side only rounds the output size: a sliver of filled canvas looks
+# like a mistake, so the picture is cover-fitted instead (cutting at most this share).
+SLIVER = 0.02
+# Enlarging by more than this factor uses bicubic whatever the quality level: bilinear shows the grid of the
+# source pixels as streaks when a small picture is blown up.
+SMOOTH_UPSCALE = 1.5
+# A matte enlarged by more than this factor is warped with cubic interpolation (the edge refinement at
+# output pixels covers moderate factors; beyond this a bilinear outline shows the work pixels' steps).
+MATTE_CUBIC = 4.0
 # Margin around the subject, as a share of its size, when framing on it.
 TIGHT_MARGIN = 0.08
 CENTRE_MARGIN = 0.25
@@ -118,12 +127,15 @@ def choose_window(
 
     if mode == "extend":
         w, h = _fit_size(width, height, ratio, cover=False)
-        return _centred(width / 2, height / 2, w, h)
+        if max(w / width, h / height) > 1 + SLIVER:
+            return _centred(width / 2, height / 2, w, h)
 
     w, h = _fit_size(width, height, ratio, cover=True)
     window = _clamp(_centred(centre[0], centre[1], w, h), width, height)
     if mode == "auto" and box is not None and extendable and _cut_share(window, box) > MAX_AUTO_CUT:
-        window = _grow_to_include(window, box, ratio, 0.06)
+        grown = _grow_to_include(window, box, ratio, 0.06)
+        if max(grown.width / width, grown.height / height) > 1 + SLIVER:
+            window = grown
     return window
 
 
@@ -132,15 +144,28 @@ class Rendered:
     """The window resampled to the output size."""
 
     pixels: np.ndarray
-    """H×W×3 uint8 (areas outside the source are black until filled)."""
+    """H×W×3 uint8, or H×W for a one-channel source (areas outside the source are 0 until filled)."""
     covered: np.ndarray | None
     """H×W bool: where the source is (None when it covers everything)."""
     source_to_output: np.ndarray
     """2×3 affine from source pixel coordinates to output pixel coordinates."""
 
 
+def upscale_filter(resample: Image.Resampling, scale: float) -> Image.Resampling:
+    """The filter for resampling by `scale` (output pixels per source pixel) at a quality's `resample`.
+
+    Lanczos rings around edges when enlarging, and bilinear shows the source's pixel grid as streaks when
+    enlarging a lot; bicubic is the better enlarger for both.
+    """
+    if resample == Image.Resampling.LANCZOS and scale > 1.01:
+        return Image.Resampling.BICUBIC
+    if resample == Image.Resampling.BILINEAR and scale > SMOOTH_UPSCALE:
+        return Image.Resampling.BICUBIC
+    return resample
+
+
 def render(source: Image.Image, window: Window, output_size: tuple[int, int], resample: Image.Resampling) -> Rendered:
-    """Resample the window of `source` (RGB) to exactly `output_size`."""
+    """Resample the window of `source` (RGB, or L for a matte) to exactly `output_size`."""
     out_w, out_h = output_size
     scale_x, scale_y = out_w / window.width, out_h / window.height
     src_w, src_h = source.size
@@ -151,17 +176,16 @@ def render(source: Image.Image, window: Window, output_size: tuple[int, int], re
     oy1 = min(out_h, round((src_h - window.y0) * scale_y))
     box = (window.x0 + ox0 / scale_x, window.y0 + oy0 / scale_y, window.x0 + ox1 / scale_x, window.y0 + oy1 / scale_y)
     box = (max(0.0, box[0]), max(0.0, box[1]), min(float(src_w), box[2]), min(float(src_h), box[3]))
-    if resample == Image.Resampling.LANCZOS and (ox1 - ox0) > (box[2] - box[0]) * 1.01:
-        # Lanczos rings around edges when enlarging; bicubic is the better enlarger.
-        resample = Image.Resampling.BICUBIC
+    resample = upscale_filter(resample, (ox1 - ox0) / max(1e-6, box[2] - box[0]))
     part = source.resize((ox1 - ox0, oy1 - oy0), resample, box=box, reducing_gap=3.0)
     full = (ox0, oy0, ox1, oy1) == (0, 0, out_w, out_h)
     if full:
         pixels = np.asarray(part).copy()
         covered = None
     else:
-        pixels = np.zeros((out_h, out_w, 3), np.uint8)
-        pixels[oy0:oy1, ox0:ox1] = np.asarray(part)
+        inner = np.asarray(part)
+        pixels = np.zeros((out_h, out_w, *inner.shape[2:]), np.uint8)
+        pixels[oy0:oy1, ox0:ox1] = inner
         covered = np.zeros((out_h, out_w), bool)
         covered[oy0:oy1, ox0:ox1] = True
     # Source pixel centres map linearly onto output pixel centres through the box.
@@ -178,6 +202,17 @@ def warp(
 ) -> np.ndarray:
     """Resample a work-resolution array (matte, band) onto the output grid."""
     flags = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
+    if not nearest and abs(float(np.linalg.det(work_to_output[:, :2]))) > MATTE_CUBIC**2:
+        # A matte blown up a lot: cubic, so its outline follows curves instead of the work pixels' grid.
+        warped = cv2.warpAffine(
+            array,
+            work_to_output.astype(np.float64),
+            output_size,
+            flags=cv2.INTER_CUBIC,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        return np.clip(warped, 0, 1) if array.dtype == np.float32 else warped
     return cv2.warpAffine(
         array,
         work_to_output.astype(np.float64),

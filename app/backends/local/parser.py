@@ -11,9 +11,13 @@ whole instruction, before anything is charged.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+import cv2
+import numpy as np
 
 from app.backends.base import BackendRefused
 from app.backends.local import vocabulary as vocab
@@ -42,16 +46,16 @@ from app.backends.local.plan import (
     Sepia,
     Shadow,
     Sharpen,
+    WhiteBalance,
     reduce_ratio,
 )
 
-SUPPORTED = (
-    "The offline engine can: remove the background or replace it with a colour, a two-colour gradient or "
-    'another uploaded image ("use image 2 as the background"), blur it (portrait mode), add a soft shadow; '
-    "make the photo warmer or cooler, brighter or darker, change contrast or saturation, black and white, "
-    "sepia, match the colours of another image; sharpen or lightly reduce noise; crop or extend to a ratio "
-    'or preset ("16:9", "square", "Instagram story", "YouTube thumbnail"), centre the subject, '
-    "rotate by 90° steps and mirror. See /help/instructions."
+# A refusal is one or two short sentences: why, and a few things that do work. The clause it is about is
+# quoted separately (BackendRefused.clause), and the editor links the help page under it.
+EXAMPLES = "Try e.g. “white background”, “make it warmer” or “crop to 16:9”."
+GENERATIVE_MESSAGE = (
+    "Adding, removing or restyling things in the picture needs a generative model, which the offline engine "
+    "does not have; it changes backgrounds, colours and framing."
 )
 
 # Refusal codes (BackendRefused.code), stable for the API and the pages.
@@ -159,7 +163,8 @@ class Clause:
         return [word for token in self.tokens for word in token.words]
 
     def content(self) -> list[Token]:
-        return [token for token in self.tokens if token.tag not in ("FILLER", "CONJ")]
+        """The tokens that ask for something (a destination such as "for amazon" is context, not a request)."""
+        return [token for token in self.tokens if token.tag not in ("FILLER", "CONJ", "PURPOSE")]
 
 
 @dataclass
@@ -338,6 +343,17 @@ def _phrase_at(tokens: list[Token], i: int) -> tuple[Token, int] | None:
     return None
 
 
+EXCESS_TARGETS = frozenset(["ADJ", "BLUR", "NOISY", "SHARPEN", "SOFT", "STATE", "RECIPE"])
+
+
+def _qualifies(raw: list[Token], i: int) -> bool:
+    """Whether the words at i are something one can have too much of ("dark", "yellow", "blurry")."""
+    phrase = _phrase_at(raw, i)
+    if phrase is not None and phrase[0].tag in EXCESS_TARGETS:
+        return True
+    return _colour_at(raw, i) is not None
+
+
 def _tag(raw: list[Token]) -> list[Token]:
     tagged: list[Token] = []
     i = 0
@@ -373,6 +389,11 @@ def _tag(raw: list[Token]) -> list[Token]:
             i += found[1]
             continue
         word = token.words[0]
+        if word == "too" and _qualifies(raw, i + 1):
+            # "too dark", "a bit too yellow": excess of what follows (elsewhere "too" means "also").
+            tagged.append(Token("EXCESS", None, token.start, token.end, token.words))
+            i += 1
+            continue
         number = vocab.NUMBER_WORDS.get(word)
         if number is not None and _word(raw, i + 1) in ("percent", "pct"):
             tagged.append(_merge(raw, i, 2, "PCT", float(number)))
@@ -395,6 +416,18 @@ def _tag(raw: list[Token]) -> list[Token]:
 
 
 # ------------------------------------------------------------------------------------------- clauses
+
+
+NEGATED_CONSTRAINTS = frozenset(["SHADOW", "CROP", "CHANGE", "BG", "SUBJECT", "WHOLE", "SOFT", "COLOURS", "INT"])
+
+
+def _negated_constraint(before: list[Token], after: list[Token]) -> bool:
+    """Whether a negation between `before` and `after` starts a constraint clause of its own."""
+    asked = [t for t in before if t.tag not in ("FILLER", "PURPOSE", "SUBJECT")]
+    if not asked or any(t.tag in ("NEG", "KEEP") for t in asked):
+        return False
+    rest = {t.tag for t in after if t.tag not in ("FILLER", "PURPOSE")}
+    return bool(rest) and rest <= NEGATED_CONSTRAINTS and bool(rest & {"SHADOW", "CROP", "CHANGE", "SUBJECT"})
 
 
 def _split(tokens: list[Token], prompt: str) -> list[Clause]:
@@ -436,6 +469,11 @@ def _split(tokens: list[Token], prompt: str) -> list[Clause]:
                         if any(t.tag not in ("FILLER",) for t in group[:back]):
                             cut = back
                         break
+            # "white background without shadow", "warmer without changing the background": the negation
+            # that follows a request is a constraint of its own.
+            if token.tag == "NEG" and index > 0 and _negated_constraint(group[:index], group[index + 1 :]):
+                cut = index - 1 if group[index - 1].tag == "FILLER" and group[index - 1].value == "with" else index
+                break
         if cut is not None:
             split.extend([group[:cut], group[cut:]])
         else:
@@ -492,7 +530,7 @@ def _percentage(clause: Clause, *, allow_numbers: bool = True) -> float | None:
         return None
     if len(values) > 1:
         raise _refuse(
-            f"“{clause.text}” has more than one number; give one amount. {SUPPORTED}", NOT_UNDERSTOOD, clause.text
+            "It has more than one number; give one amount, e.g. “warmer by 20%”.", NOT_UNDERSTOOD, clause.text
         )
     return float(values[0].value)
 
@@ -503,7 +541,7 @@ def _strength(clause: Clause, table: dict[str, float], *, low: float = 0.05, hig
         return table[_intensity(clause)]
     if not 0 < abs(value) <= high * 100 or abs(value) < low * 100:
         raise _refuse(
-            f"“{clause.text}”: the amount must be between {round(low * 100)}% and {round(high * 100)}%.",
+            f"The amount must be between {round(low * 100)}% and {round(high * 100)}%.",
             OUT_OF_RANGE,
             clause.text,
         )
@@ -516,17 +554,51 @@ def _leftover(clause: Clause, allowed: set[str]) -> None:
         raise _not_understood(clause, extra)
 
 
+# Tags that name an operation the engine has: a clause with one of them and an unknown word is more likely
+# a typo or an unknown qualifier ("square for instagrm") than a request for new content.
+KNOWN_OPERATIONS = frozenset(
+    [
+        "ASPECT",
+        "RATIO",
+        "ADJ",
+        "ATTR",
+        "STATE",
+        "BG",
+        "CROP",
+        "EXTEND",
+        "ROTATE",
+        "MIRROR",
+        "BW",
+        "SEPIA",
+        "SHARPEN",
+        "DENOISE",
+        "BLUR",
+        "PORTRAIT",
+        "SHADOW",
+        "ENHANCE",
+        "WB",
+    ]
+)
+
+
+def _generative(clause: Clause) -> BackendRefused:
+    return _refuse(GENERATIVE_MESSAGE, GENERATIVE, clause.text)
+
+
 def _not_understood(clause: Clause, extra: list[Token] | None = None) -> BackendRefused:
-    words = set(clause.words())
+    words = clause.words()
     unknown = [t for t in (extra or []) if t.tag in ("WORD", "GENERATIVE")]
-    if any(t.tag == "GENERATIVE" for t in clause.tokens) or (unknown and words & vocab.GENERATIVE_VERBS):
-        return _refuse(
-            f"“{clause.text}” needs a generative model (adding, removing or restyling content), which the "
-            f"offline engine does not have; it changes backgrounds, colours and framing only. {SUPPORTED}",
-            GENERATIVE,
-            clause.text,
-        )
-    return _refuse(f"I don't understand “{clause.text}”. {SUPPORTED}", NOT_UNDERSTOOD, clause.text)
+    transform = "into" in words and bool({"turn", "transform", "change", "convert"} & set(words))
+    if any(t.tag == "GENERATIVE" for t in clause.tokens) or (
+        unknown
+        and (transform or (set(words) & vocab.GENERATIVE_VERBS and not clause.has(*KNOWN_OPERATIONS)))
+    ):
+        return _generative(clause)
+    strange = [word for t in unknown for word in t.words if t.tag == "WORD"]
+    if strange:
+        listed = ", ".join(f"“{word}”" for word in dict.fromkeys(strange[:3]))
+        return _refuse(f"The offline engine doesn't know {listed} here. {EXAMPLES}", NOT_UNDERSTOOD, clause.text)
+    return _refuse(f"The offline engine can't tell what to do with this part. {EXAMPLES}", NOT_UNDERSTOOD, clause.text)
 
 
 def _resolve_image(ctx: _Context, clause: Clause, token: Token | None, *, purpose: str) -> int:
@@ -536,7 +608,7 @@ def _resolve_image(ctx: _Context, clause: Clause, token: Token | None, *, purpos
         if ctx.image_count == 2:
             return 2
         raise _refuse(
-            f"“{clause.text}”: say which image to use for {purpose}, e.g. “image 2” (you sent {ctx.image_count}).",
+            f"Say which image to use for {purpose}, e.g. “image 2” (you sent {ctx.image_count}).",
             BAD_REFERENCE,
             clause.text,
         )
@@ -544,8 +616,8 @@ def _resolve_image(ctx: _Context, clause: Clause, token: Token | None, *, purpos
     if ref == "other":
         if ctx.image_count != 2:
             raise _refuse(
-                f"“{clause.text}”: “the other image” is clear only with exactly two images (you sent "
-                f"{ctx.image_count}); name it by number, e.g. “image 2”.",
+                f"“The other image” is clear only with exactly two images (you sent {ctx.image_count}); "
+                f"name it by number, e.g. “image 2”.",
                 BAD_REFERENCE,
                 clause.text,
             )
@@ -556,15 +628,13 @@ def _resolve_image(ctx: _Context, clause: Clause, token: Token | None, *, purpos
         index = int(ref)
     if (index == 1 or (ctx.image_count < 2 and index >= 1)) and index == 1:
         raise _refuse(
-            f"“{clause.text}”: image 1 is the photo being edited; upload the {purpose} as a "
-            f"second image and refer to it as “image 2”.",
+            f"Image 1 is the photo being edited; upload {purpose} as a second image and call it “image 2”.",
             BAD_REFERENCE,
             clause.text,
         )
     if not 1 <= index <= ctx.image_count:
         raise _refuse(
-            f"“{clause.text}”: there is no image {index}; you sent {ctx.image_count} "
-            f"image{'s' if ctx.image_count != 1 else ''}.",
+            f"There is no image {index}; you sent {ctx.image_count} image{'s' if ctx.image_count != 1 else ''}.",
             BAD_REFERENCE,
             clause.text,
         )
@@ -598,8 +668,8 @@ def _background(ctx: _Context, clause: Clause) -> None:
     colours = [token.value for token in clause.tags("COLOUR")]
     if clause.has("ADJ", "ATTR", "RECIPE", "BW", "SEPIA") and not clause.has("BLUR", "PORTRAIT", "IMG"):
         raise _refuse(
-            f"“{clause.text}”: colour changes apply to the whole photo; the background itself can be removed, "
-            f"replaced (a colour, a gradient or another image) or blurred. {SUPPORTED}",
+            "Colour changes apply to the whole photo; the background itself can be removed, replaced (a "
+            "colour, a gradient or another image) or blurred.",
             NOT_UNDERSTOOD,
             clause.text,
         )
@@ -628,7 +698,7 @@ def _background(ctx: _Context, clause: Clause) -> None:
             ctx.add(BackgroundGradient(vocab.lighter(base), base, direction), clause)
         else:
             raise _refuse(
-                f"“{clause.text}”: name the gradient's one or two colours, e.g. “a gradient from navy to teal”.",
+                "Name the gradient's one or two colours, e.g. “a gradient from navy to teal”.",
                 NOT_UNDERSTOOD,
                 clause.text,
             )
@@ -639,7 +709,7 @@ def _background(ctx: _Context, clause: Clause) -> None:
                 colours = colours[1:]  # "change the background from white to blue"
             else:
                 raise _refuse(
-                    f"“{clause.text}” names {len(colours)} colours; for a gradient say “a gradient from X to Y”.",
+                    f"It names {len(colours)} colours; for a gradient say “a gradient from navy to teal”.",
                     NOT_UNDERSTOOD,
                     clause.text,
                 )
@@ -652,8 +722,8 @@ def _background(ctx: _Context, clause: Clause) -> None:
         ctx.add(BackgroundColour((255, 255, 255)), clause)
     else:
         raise _refuse(
-            f"“{clause.text}”: say what to do with the background: remove it, replace it with a "
-            f"colour, gradient or image, or blur it. {SUPPORTED}",
+            "Say what to do with the background, e.g. “remove the background”, “white background” or "
+            "“blur the background”.",
             NOT_UNDERSTOOD,
             clause.text,
         )
@@ -686,13 +756,13 @@ def _rotate(ctx: _Context, clause: Clause) -> None:
     else:
         degrees = 90.0
     if len(numbers) > 1 or degrees % 90 != 0 or degrees == 0:
-        raise _refuse(f"“{clause.text}”: rotation works in steps of 90° (90, 180 or 270).", OUT_OF_RANGE, clause.text)
+        raise _refuse("Rotation works in steps of 90° (90, 180 or 270).", OUT_OF_RANGE, clause.text)
     turns = int(degrees // 90) % 4
     if any(t.value == "ccw" for t in clause.tags("DIR")):
         turns = (4 - turns) % 4
     if turns == 0:
         raise _refuse(
-            f"“{clause.text}” turns the picture a full circle; nothing would change.", OUT_OF_RANGE, clause.text
+            "That turns the picture a full circle; nothing would change.", OUT_OF_RANGE, clause.text
         )
     ctx.add(Rotate(turns * 90), clause)
 
@@ -714,7 +784,7 @@ def _aspect_of(clause: Clause) -> tuple[tuple[int, int], str | None] | None:
     for token in clause.tags("RATIO"):
         first, second = token.value
         if first <= 0 or second <= 0:
-            raise _refuse(f"“{clause.text}”: that is not an aspect ratio.", OUT_OF_RANGE, clause.text)
+            raise _refuse("That is not an aspect ratio.", OUT_OF_RANGE, clause.text)
         if first != int(first) or second != int(second):
             ratio = reduce_ratio(round(first * 100), round(second * 100))
         else:
@@ -723,10 +793,13 @@ def _aspect_of(clause: Clause) -> tuple[tuple[int, int], str | None] | None:
     if not found:
         return None
     if len({item[0] for item in found}) > 1:
-        raise _refuse(f"“{clause.text}” names two different shapes; choose one.", CONTRADICTION, clause.text)
+        raise _refuse("It names two different shapes; choose one.", CONTRADICTION, clause.text)
     (width, height), label = found[0]
     if max(width, height) / min(width, height) > 3.0001:
-        raise _refuse(f"“{clause.text}”: aspect ratios up to 3:1 are supported.", OUT_OF_RANGE, clause.text)
+        named = f"{label} is" if label else "That is"
+        raise _refuse(
+            f"{named} {width}:{height}; shapes up to 3:1 (or 1:3) are supported.", OUT_OF_RANGE, clause.text
+        )
     return (width, height), label
 
 
@@ -756,6 +829,8 @@ def _framing(ctx: _Context, clause: Clause) -> None:
         mode = "extend" if clause.has("EXTEND") else "crop"
         if clause.has("CLOSE", "CENTRE", "MARGIN"):
             ctx.add(FrameSubject(tight=clause.has("CLOSE")), clause)
+        elif label in vocab.CENTRED_PRESETS:
+            ctx.add(FrameSubject(tight=False), clause)  # a profile photo is about the face
         frame = Frame(ratio, mode, label)
         ctx.add(frame, clause)
         if clause.has("CROP"):
@@ -769,8 +844,8 @@ def _framing(ctx: _Context, clause: Clause) -> None:
         ctx.add(Resize(), clause)
     else:
         raise _refuse(
-            f"“{clause.text}”: say the shape, e.g. “crop to 16:9”, “square”, “Instagram story”, or "
-            f"“crop close around the subject”.",
+            "Say the shape, e.g. “crop to 16:9”, “square” or “Instagram story”, or “crop close around the "
+            "subject”.",
             NOT_UNDERSTOOD,
             clause.text,
         )
@@ -806,8 +881,7 @@ def _tone(ctx: _Context, clause: Clause) -> None:
     if clause.has("BW"):
         if clause.has("PCT", "NUM") or _intensity(clause) != vocab.NORMAL:
             raise _refuse(
-                f"“{clause.text}”: black and white has no strength; for a partial effect say "
-                f"“reduce saturation by 50%”.",
+                "Black and white has no strength; for a partial effect say “reduce saturation by 50%”.",
                 NOT_UNDERSTOOD,
                 clause.text,
             )
@@ -821,87 +895,270 @@ def _tone(ctx: _Context, clause: Clause) -> None:
         value = _percentage(clause)
         scale = value / 100 if value is not None else INTENSITY_SCALE[_intensity(clause)]
         if not 0 < scale <= 2.5:
-            raise _refuse(f"“{clause.text}”: the amount must be between 1% and 250%.", OUT_OF_RANGE, clause.text)
+            raise _refuse("The amount must be between 1% and 250%.", OUT_OF_RANGE, clause.text)
         _recipe(ctx, clause, str(clause.tags("RECIPE")[0].value), scale)
 
 
 def _detail(ctx: _Context, clause: Clause) -> None:
     _leftover(
-        clause, {"SHARPEN", "DENOISE", "ATTR", "INC", "DEC", "REMOVE", "INT", "PCT", "NUM", "CHANGE", "BLUR", "SUBJECT"}
+        clause,
+        {
+            "SHARPEN",
+            "DENOISE",
+            "NOISY",
+            "ATTR",
+            "INC",
+            "DEC",
+            "EXCESS",
+            "LACK",
+            "REMOVE",
+            "INT",
+            "PCT",
+            "NUM",
+            "CHANGE",
+            "BLUR",
+            "SOFT",
+            "SUBJECT",
+        },
     )
     kinds = {token.value for token in clause.tags("ATTR")}
     if kinds - {"sharpness", "noise"}:
         raise _not_understood(clause)
-    if clause.has("DENOISE") or "noise" in kinds:
-        if "noise" in kinds and clause.has("INC") and not clause.has("DENOISE", "REMOVE", "DEC"):
-            raise _refuse(
-                f"“{clause.text}”: adding noise or grain is not supported. {SUPPORTED}", NOT_UNDERSTOOD, clause.text
-            )
+    if clause.has("DENOISE", "NOISY") or "noise" in kinds:
         if clause.has("SHARPEN"):
             raise _not_understood(clause)
+        # "denoise", "too noisy", "remove grain", "noise reduction" reduce it; "more grain", "make it grainy"
+        # would add it.
+        if clause.has("DENOISE"):
+            adds = False
+        elif clause.has("INC", "LACK"):
+            adds = True
+        else:
+            adds = clause.has("NOISY") and not clause.has("DEC", "EXCESS", "REMOVE")
+        if adds:
+            raise _refuse("Adding noise or grain is not supported; “reduce noise” is.", NOT_UNDERSTOOD, clause.text)
         if _intensity(clause) in (vocab.STRONG, vocab.EXTREME) or clause.has("PCT", "NUM"):
             raise _refuse(
-                f"“{clause.text}”: only a light noise reduction is available offline; say “reduce noise”.",
+                "Only a light noise reduction is available offline; say “reduce noise”.",
                 OUT_OF_RANGE,
                 clause.text,
             )
         ctx.add(Denoise(), clause)
         return
-    if clause.has("DEC") and not clause.has("BLUR"):
+    # Sharpness goes up with "sharpen", "not sharp enough", "too blurry", "remove the blur", "more detail".
+    target = next((i for i, t in enumerate(clause.tokens) if t.tag == "SHARPEN"), None)
+    base = 1
+    if target is None:
+        target = next((i for i, t in enumerate(clause.tokens) if t.tag in ("BLUR", "SOFT")), None)
+        base = -1  # blur is the opposite of sharpness
+    if target is not None:
+        modifier = _polarity(clause, target, before_only=True)
+        if base == -1 and clause.has("REMOVE"):
+            modifier = -1
+        up = base * (modifier or 1)
+    else:
+        up = _polarity(clause, -1, before_only=False) or 1
+    if up < 0:
         raise _refuse(
-            f"“{clause.text}”: softening the whole photo is not supported; to blur only the "
-            f"background say “blur the background”. {SUPPORTED}",
+            "Softening the whole photo is not supported; to blur only the background say “blur the "
+            "background”.",
             NOT_UNDERSTOOD,
             clause.text,
         )
     ctx.add(Sharpen(_strength(clause, INTENSITY_SHARPEN, high=2.0)), clause)
 
 
+# Words that set the direction of a change: "more", "reduce", "too" (move away), "not enough" (move toward).
+DIRECTIONS = {"INC": 1, "DEC": -1, "EXCESS": -1, "LACK": 1}
+
+
+def _direction(token: Token) -> int:
+    """+1, -1 or 0: the direction a modifier word gives ("a bit less" hides one inside an intensity)."""
+    if token.tag in DIRECTIONS:
+        return DIRECTIONS[token.tag]
+    if token.tag == "INT":
+        if "more" in token.words:
+            return 1
+        if "less" in token.words:
+            return -1
+    return 0
+
+
+def _polarity(clause: Clause, index: int, *, before_only: bool) -> int | None:
+    """The one direction the modifiers of the target at `index` give, or None when there is none.
+
+    Each modifier says the same thing once ("less saturated": less; "too dark": away from dark); two that
+    disagree ("increase it less") make the clause unclear, and it is refused rather than guessed.
+    """
+    signs = {
+        _direction(token)
+        for position, token in enumerate(clause.tokens)
+        if position != index and (position < index or not before_only or token.tag in ("EXCESS", "LACK"))
+    } - {0}
+    if len(signs) > 1:
+        raise _refuse(
+            "It says both more and less; say one direction, e.g. “less saturated” or “more contrast”.",
+            NOT_UNDERSTOOD,
+            clause.text,
+        )
+    return signs.pop() if signs else None
+
+
 def _adjust(ctx: _Context, clause: Clause) -> None:
     _leftover(
-        clause, {"ADJ", "ATTR", "INC", "DEC", "INT", "PCT", "NUM", "COLOURS", "MOOD", "CHANGE", "SOFT", "SUBJECT"}
+        clause,
+        {
+            "ADJ",
+            "ATTR",
+            "STATE",
+            "INC",
+            "DEC",
+            "EXCESS",
+            "LACK",
+            "INT",
+            "PCT",
+            "NUM",
+            "COLOURS",
+            "MOOD",
+            "CHANGE",
+            "SOFT",
+            "SUBJECT",
+        },
     )
     value = _percentage(clause)
     signed = next((t for t in clause.tokens if t.tag in ("PCT", "NUM") and t.words == ("signed",)), None)
-    words = clause.words()
-    # "much more contrast", "a bit less warm": the direction can hide inside an intensity phrase.
-    increase = clause.has("INC") or "more" in words
-    decrease = clause.has("DEC") or "less" in words
-    flip = -1 if decrease and not increase else 1
+    number_sign = -1 if signed is not None and float(signed.value) < 0 else 1
+    targets = [(i, t) for i, t in enumerate(clause.tokens) if t.tag in ("ADJ", "ATTR", "STATE")]
+    if not targets:
+        # "boost the colours", "less colour", "too much colour": the colours' strength is saturation.
+        targets = [
+            (i, Token("ATTR", "saturation", t.start, t.end, t.words))
+            for i, t in enumerate(clause.tokens)
+            if t.tag == "COLOURS"
+        ][:1]
     requests: list[tuple[str, int]] = []
-    for token in clause.tags("ADJ"):
-        kind, sign = token.value
-        requests.append((kind, sign * flip))
-    attributes = [str(token.value) for token in clause.tags("ATTR")]
-    if not attributes and not requests and clause.has("COLOURS") and (increase or decrease):
-        attributes = ["saturation"]  # "boost the colours", "less colour"
-    for kind in attributes:
-        if kind not in ("brightness", "contrast", "saturation", "warmth"):
-            raise _not_understood(clause)
-        if increase and not decrease:
-            sign = 1
-        elif decrease and not increase:
-            sign = -1
-        elif signed is not None:
-            sign = 1 if float(signed.value) > 0 else -1
-        elif ctx.last_direction is not None:
-            sign = ctx.last_direction  # "increase the contrast and saturation"
+    for index, token in targets:
+        if token.tag == "ADJ":
+            # An adjective has its own direction ("darker"); a modifier before it turns it once ("less
+            # dark", "too dark"). A comparative after it ("darken it a bit more") is only intensity.
+            kind, base = token.value
+            modifier = _polarity(clause, index, before_only=True)
+            sign = base * (modifier or 1) * number_sign
+        elif token.tag == "STATE":
+            # "overexposed" is already a complaint: the fix goes the other way, whatever the modifiers.
+            kind, base = token.value
+            if _polarity(clause, index, before_only=False) == 1 and not clause.has("LACK"):
+                raise _not_understood(clause)
+            sign = -base
         else:
-            raise _refuse(f"“{clause.text}”: say whether to increase or decrease it.", NOT_UNDERSTOOD, clause.text)
+            kind = str(token.value)
+            if kind not in ("brightness", "contrast", "saturation", "warmth"):
+                raise _not_understood(clause)
+            modifier = _polarity(clause, index, before_only=False)
+            if modifier is not None:
+                sign = modifier * number_sign
+            elif signed is not None:
+                sign = number_sign
+            elif ctx.last_direction is not None:
+                sign = ctx.last_direction  # "increase the contrast and saturation"
+            else:
+                raise _refuse(
+                    "Say whether to increase or decrease it, e.g. “more contrast”.", NOT_UNDERSTOOD, clause.text
+                )
+            if set(token.words) & vocab.INVERSE_ATTRIBUTES:
+                sign = -sign  # "reduce the darkness" brightens
         requests.append((kind, sign))
     if not requests:
         raise _not_understood(clause)
     if value is not None:
         if not 0 < abs(value) <= 100:
-            raise _refuse(f"“{clause.text}”: the amount must be between 1% and 100%.", OUT_OF_RANGE, clause.text)
+            raise _refuse("The amount must be between 1% and 100%.", OUT_OF_RANGE, clause.text)
         amount = abs(value) / 100
-        if signed is not None and not attributes and float(signed.value) < 0:
-            requests = [(kind, -sign) for kind, sign in requests]  # "warmer -10%" reads as cooler
     else:
         amount = INTENSITY_ADJUST[_intensity(clause)]
     for kind, sign in requests:
         ctx.add(Adjust(kind, round(sign * amount, 4)), clause)
     ctx.last_direction = requests[-1][1]
+
+
+INTENSITY_NEUTRALISE = {vocab.SLIGHT: 0.5, vocab.NORMAL: 1.0, vocab.STRONG: 1.0, vocab.EXTREME: 1.0}
+
+
+def _cast_axis(token: Token) -> tuple[str, int, str, tuple[float, float]] | None:
+    """How a named colour sits on the engine's colour axes: (adjustment kind, sign toward the colour, its
+    name, its unit (a, b) direction in Lab); None for white, grey and black, which are no cast."""
+    red, green, blue = (channel / 255.0 for channel in token.value)
+    lab = cv2.cvtColor(np.array([[[red, green, blue]]], np.float32), cv2.COLOR_RGB2Lab)[0, 0]
+    a, b = float(lab[1]), float(lab[2])
+    chroma = math.hypot(a, b)
+    if chroma < 12:
+        return None
+    name = " ".join(vocab.ISH_COLOURS.get(word, word) for word in token.words)
+    # By hue angle in Lab: red, orange, yellow and brown lie on the warm side of the warmth axis, cyan
+    # and blue on the cool side; green and magenta (pink, purple) are the two ends of the tint axis.
+    angle = math.degrees(math.atan2(b, a)) % 360
+    direction = (a / chroma, b / chroma)
+    if 25 <= angle < 115:
+        return "warmth", 1, name, direction
+    if 115 <= angle < 190:
+        return "tint", -1, name, direction
+    if 190 <= angle < 318:
+        return "warmth", -1, name, direction
+    return "tint", 1, name, direction
+
+
+def _cast(ctx: _Context, clause: Clause) -> None:
+    """ "less yellow" (a shift along the warmth or tint axis), "remove the green tint" (neutralise that
+    cast as measured), "fix the white balance" (neutralise any cast)."""
+    _leftover(
+        clause,
+        {
+            "COLOUR",
+            "COLOURS",
+            "CAST",
+            "WB",
+            "FIX",
+            "REMOVE",
+            "INC",
+            "DEC",
+            "EXCESS",
+            "LACK",
+            "INT",
+            "PCT",
+            "NUM",
+            "CHANGE",
+        },
+    )
+    colours = [(i, t) for i, t in enumerate(clause.tokens) if t.tag == "COLOUR"]
+    if len(colours) > 1:
+        raise _refuse("Name one colour cast at a time, e.g. “less yellow”.", NOT_UNDERSTOOD, clause.text)
+    axis = _cast_axis(colours[0][1]) if colours else None
+    if colours and axis is None:
+        raise _refuse(
+            "White, grey and black are no colour cast; say e.g. “less yellow” or “fix the white balance”.",
+            NOT_UNDERSTOOD,
+            clause.text,
+        )
+    if clause.has("WB", "FIX", "REMOVE") and not clause.has("INC", "LACK", "DEC", "EXCESS"):
+        strength = _strength(clause, INTENSITY_NEUTRALISE)
+        if axis is None:
+            ctx.add(WhiteBalance(strength=strength), clause)
+        else:
+            ctx.add(WhiteBalance(axis[2], (round(axis[3][0], 4), round(axis[3][1], 4)), strength), clause)
+        return
+    if axis is None:
+        raise _not_understood(clause)
+    kind, toward, _name, _direction_ab = axis
+    direction = _polarity(clause, colours[0][0], before_only=False)
+    if direction is None:
+        raise _refuse(
+            "Say which way, e.g. “less yellow”, “too green” or “remove the yellow tint”.", NOT_UNDERSTOOD, clause.text
+        )
+    value = _percentage(clause)
+    if value is not None and not 0 < abs(value) <= 100:
+        raise _refuse("The amount must be between 1% and 100%.", OUT_OF_RANGE, clause.text)
+    amount = abs(value) / 100 if value is not None else INTENSITY_ADJUST[_intensity(clause)]
+    ctx.add(Adjust(kind, round(toward * direction * amount, 4)), clause)
 
 
 def _negation(ctx: _Context, clause: Clause) -> None:
@@ -987,9 +1244,14 @@ def _keep(ctx: _Context, clause: Clause) -> None:
         ctx.plan.no_crop = True
         ctx.constraint_clause["no_crop"] = clause.text
         return
-    if "SUBJECT" in tags and tags <= {"SUBJECT", "SHARPEN", "WHOLE", "CENTRE"}:
-        ctx.plan.keep_subject = True
-        ctx.constraint_clause["keep_subject"] = clause.text
+    if tags & {"SUBJECT", "SHARPEN"} and tags <= {"SUBJECT", "SHARPEN", "WHOLE", "CENTRE"}:
+        if "SHARPEN" in tags:
+            # "keep me sharp", "keep the face in focus": the subject is never blurred or softened, and its
+            # colours may still change with the rest of the photo.
+            ctx.plan.keep_sharp = True
+        else:
+            ctx.plan.keep_subject = True
+            ctx.constraint_clause["keep_subject"] = clause.text
         if "CENTRE" in tags:
             ctx.add(FrameSubject(tight=False), clause)
         return
@@ -1001,6 +1263,34 @@ def _keep(ctx: _Context, clause: Clause) -> None:
     raise _not_understood(clause, rest)
 
 
+def _lack(clause: Clause) -> Clause:
+    """Read "not … enough" as one word of lack ("not bright enough" = needs more brightness)."""
+    if not clause.has("ENOUGH"):
+        return clause
+    tokens = list(clause.tokens)
+    negation = next((i for i, t in enumerate(tokens) if t.tag == "NEG"), None)
+    for index, token in enumerate(tokens):
+        if token.tag == "ENOUGH":
+            tokens[index] = Token("FILLER", "enough", token.start, token.end, token.words)
+    if negation is not None:
+        token = tokens[negation]
+        tokens[negation] = Token("LACK", None, token.start, token.end, token.words)
+    return Clause(tokens, clause.text)
+
+
+def _is_cast(clause: Clause) -> bool:
+    """A colour cast to correct or shift: "less yellow", "remove the green tint", "fix the white balance"."""
+    if clause.has("ADJ", "ATTR", "STATE", "SUBJECT", "BG", "IMG", "MATCH"):
+        return False
+    if clause.has("WB"):
+        return True
+    if clause.has("CAST") and clause.has("FIX", "REMOVE"):
+        return True
+    return clause.has("COLOUR") and (
+        clause.has("CAST", "FIX", "REMOVE", "COLOURS") or any(_direction(t) for t in clause.tokens)
+    )
+
+
 def _interpret(ctx: _Context, clause: Clause) -> None:
     _subject_slots(clause)
     has = clause.has
@@ -1010,14 +1300,15 @@ def _interpret(ctx: _Context, clause: Clause) -> None:
         kind = next(str(t.value) for t in clause.tags("SETTING"))
         what = "Resolution (1K, 2K or 4K)" if kind == "resolution" else "The file format (PNG, JPEG or WebP)"
         raise _refuse(
-            f"“{clause.text}”: {what} is chosen in the edit settings, not in the instruction; "
-            f"remove it from the instruction and pick it there.",
+            f"{what} is chosen in the edit settings, not in the instruction.",
             USE_SETTINGS,
             clause.text,
         )
     unknown = clause.tags("WORD")
     if unknown:
         raise _not_understood(clause, unknown)
+    clause = _lack(clause)
+    has = clause.has
     # "square white background", "16:9 black and white": a shape named alongside another request.
     shapes = [t for t in clause.tokens if t.tag in ("ASPECT", "RATIO")]
     others = [t for t in clause.content() if t.tag not in ("ASPECT", "RATIO", "SUBJECT", "CHANGE", "INC")]
@@ -1060,6 +1351,8 @@ def _interpret(ctx: _Context, clause: Clause) -> None:
         _shadow(ctx, clause)
     elif has("MIRROR"):
         _mirror(ctx, clause)
+    elif _is_cast(clause):
+        _cast(ctx, clause)
     elif has("ROTATE", "DEG", "UPSIDE"):
         _rotate(ctx, clause)
     elif has("CROP", "EXTEND", "ASPECT", "RATIO", "CENTRE", "CLOSE", "MARGIN", "NOOP"):
@@ -1068,17 +1361,16 @@ def _interpret(ctx: _Context, clause: Clause) -> None:
         _match(ctx, clause)
     elif has("BW", "SEPIA", "RECIPE", "ENHANCE"):
         _tone(ctx, clause)
-    elif has("SHARPEN", "DENOISE") or any(t.value in ("sharpness", "noise") for t in clause.tags("ATTR")):
+    elif (
+        has("SHARPEN", "DENOISE", "NOISY")
+        or any(t.value in ("sharpness", "noise") for t in clause.tags("ATTR"))
+        or (has("BLUR", "SOFT") and has("EXCESS", "DEC", "REMOVE"))
+    ):
         _detail(ctx, clause)
-    elif has("ADJ", "ATTR") or (has("COLOURS") and has("INC", "DEC")):
+    elif has("ADJ", "ATTR", "STATE") or (has("COLOURS") and any(_direction(t) for t in clause.tokens)):
         _adjust(ctx, clause)
     elif (has("REMOVE") and has("SUBJECT")) or (has("COLOUR") and has("SUBJECT")):
-        raise _refuse(
-            f"“{clause.text}” needs a generative model (removing or recolouring people or objects), which the "
-            f"offline engine does not have. {SUPPORTED}",
-            GENERATIVE,
-            clause.text,
-        )
+        raise _generative(clause)
     else:
         raise _not_understood(clause, clause.content())
 
@@ -1102,7 +1394,7 @@ def _family(op: Operation) -> str:
 
 
 def _contradiction(first: str, second: str) -> BackendRefused:
-    return _refuse(f"“{second}” contradicts “{first}”; remove one of them.", CONTRADICTION, second)
+    return _refuse(f"It contradicts “{first}”; remove one of the two.", CONTRADICTION, second)
 
 
 def _check(ctx: _Context) -> EditPlan:
@@ -1130,8 +1422,8 @@ def _check(ctx: _Context) -> EditPlan:
     shadows = plan.find(Shadow)
     if shadows and not isinstance(background, CUTOUT_OPERATIONS):
         raise _refuse(
-            f"“{source[id(shadows[0])]}”: a shadow is added under a cut-out subject on a new background; "
-            f"combine it with one, e.g. “white background with a soft shadow”.",
+            "A shadow goes under a cut-out subject on a new background; combine the two, e.g. “white "
+            "background with a soft shadow”.",
             NOT_UNDERSTOOD,
             source[id(shadows[0])],
         )
@@ -1241,20 +1533,18 @@ def _check(ctx: _Context) -> EditPlan:
     if plan.find(Resize) and len(ops) > 1:
         ops.remove(plan.find(Resize)[0])
     if not ops and not plan.no_crop:
-        raise _refuse(
-            f"“{ctx.prompt.strip()[:200]}” asks for no change. {SUPPORTED}", NOTHING_TO_DO, ctx.prompt.strip()[:200]
-        )
+        raise _refuse(f"It doesn't ask for a change. {EXAMPLES}", NOTHING_TO_DO, ctx.prompt.strip()[:200])
     return plan
 
 
 def parse(prompt: str, image_count: int = 1) -> EditPlan:
     """Turn an instruction into an EditPlan, or raise BackendRefused quoting the clause it cannot do."""
     if not prompt or not prompt.strip():
-        raise _refuse(f"The instruction is empty. {SUPPORTED}", NOTHING_TO_DO, None)
+        raise _refuse(f"The instruction is empty. {EXAMPLES}", NOTHING_TO_DO, None)
     tokens = _tag(_lex(prompt))
     clauses = _split(tokens, prompt)
     if not clauses:
-        raise _refuse(f"“{prompt.strip()[:200]}” asks for no change. {SUPPORTED}", NOTHING_TO_DO, prompt.strip()[:200])
+        raise _refuse(f"It doesn't ask for a change. {EXAMPLES}", NOTHING_TO_DO, prompt.strip()[:200])
     ctx = _Context(image_count=image_count, prompt=prompt)
     previous: Clause | None = None
     for clause in clauses:
@@ -1266,6 +1556,10 @@ def parse(prompt: str, image_count: int = 1) -> EditPlan:
             _interpret(ctx, merged)
             previous = merged
             continue
+        if previous is not None and content and all(t.tag == "FIX" for t in content):
+            continue  # "it's too green, fix it": the clause before says what to fix
+        if clause.has("PURPOSE") and all(t.tag == "SUBJECT" for t in content):
+            continue  # "product photo for shopify": where it is going, which asks for nothing by itself
         if content and all(t.tag == "SUBJECT" for t in content):
             raise _not_understood(clause, content)
         _interpret(ctx, clause)

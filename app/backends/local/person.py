@@ -134,11 +134,18 @@ class PersonFinder:
         return found
 
     def segment(self, image: np.ndarray) -> np.ndarray:
-        """The person-probability mask (H×W float32 0..1 at the model's 256×256, to be resized)."""
+        """The person-probability mask (H×W float32 0..1 at the model's 256×256, to be resized).
+
+        The model runs on the picture and on its mirror image, and the two answers are averaged: a
+        person is the same either way round, while the model's slips (a patch of background taken for
+        a sleeve) mostly are not, so they are halved.
+        """
         self._require()
         tensor = cv2.resize(image, (SEGMENTATION_INPUT, SEGMENTATION_INPUT), interpolation=cv2.INTER_AREA)
-        output = self._segmenter.run((tensor.astype(np.float32) / 255.0)[None])[0]
-        return np.clip(output[0, :, :, 0], 0.0, 1.0).astype(np.float32)
+        tensor = tensor.astype(np.float32) / 255.0
+        direct = self._segmenter.run(tensor[None])[0][0, :, :, 0]
+        mirrored = self._segmenter.run(np.ascontiguousarray(tensor[:, ::-1])[None])[0][0, :, ::-1, 0]
+        return np.clip((direct + mirrored) / 2, 0.0, 1.0).astype(np.float32)
 
 
 def _overlap(first: Face, second: Face) -> float:

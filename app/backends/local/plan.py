@@ -34,6 +34,38 @@ def reduce_ratio(width: int, height: int) -> tuple[int, int]:
     return width // divisor, height // divisor
 
 
+# The output frame is at most 3:1 (or 1:3); a crop that cuts away less than this share of either side of the
+# picture is rounding of the output size, not worth a step in the plan.
+WIDEST_RATIO = 3.0
+NOTICEABLE_CUT = 0.03
+NAMED_RATIOS = (
+    (1, 1),
+    (5, 4),
+    (4, 5),
+    (4, 3),
+    (3, 4),
+    (3, 2),
+    (2, 3),
+    (16, 9),
+    (9, 16),
+    (2, 1),
+    (1, 2),
+    (21, 9),
+    (9, 21),
+    (3, 1),
+    (1, 3),
+)
+
+
+def describe_ratio(width: float, height: float) -> str:
+    """A shape as people name it: "16:9" when it is that to within 1%, else "2.63:1" (or "1:2.63")."""
+    ratio = width / height
+    for a, b in NAMED_RATIOS:
+        if abs(ratio / (a / b) - 1) < 0.01:
+            return f"{a}:{b}"
+    return f"{ratio:.2f}:1" if ratio >= 1 else f"1:{1 / ratio:.2f}"
+
+
 @dataclass(frozen=True)
 class Rotate:
     """Rotate clockwise by 90, 180 or 270 degrees."""
@@ -136,7 +168,7 @@ class NudgeSubject:
         return f"Nudge the subject's colours toward {ordinal_image(self.index)}"
 
 
-ADJUSTMENT_KINDS = ("brightness", "contrast", "saturation", "warmth")
+ADJUSTMENT_KINDS = ("brightness", "contrast", "saturation", "warmth", "tint")
 
 
 @dataclass(frozen=True)
@@ -153,7 +185,26 @@ class Adjust:
             return f"Brighten by {size}" if up else f"Darken by {size}"
         if self.kind == "warmth":
             return f"Make the colours {'warmer' if up else 'cooler'} by {size}"
+        if self.kind == "tint":
+            return f"Shift the colours toward {'magenta' if up else 'green'} by {size}"
         return f"{'Increase' if up else 'Reduce'} {self.kind} by {size}"
+
+
+@dataclass(frozen=True)
+class WhiteBalance:
+    """Neutralise a colour cast measured in the photo: any cast, or only one toward a named colour.
+
+    direction: the named colour's (a, b) direction in Lab, unit length; None for any cast.
+    """
+
+    cast: str | None = None
+    direction: tuple[float, float] | None = None
+    strength: float = 1.0
+
+    def sentence(self) -> str:
+        text = f"Neutralise the {self.cast} colour cast" if self.cast else "Correct the white balance"
+        text += " (as measured in the photo)"
+        return text if self.strength == 1.0 else f"{text} at {percent(self.strength)} strength"
 
 
 @dataclass(frozen=True)
@@ -264,6 +315,7 @@ Operation = (
     | Shadow
     | NudgeSubject
     | Adjust
+    | WhiteBalance
     | AutoLevels
     | BlackAndWhite
     | Sepia
@@ -279,7 +331,7 @@ OpT = TypeVar("OpT")
 
 BACKGROUND_OPERATIONS = (RemoveBackground, BackgroundColour, BackgroundGradient, BackgroundImage, BlurBackground)
 CUTOUT_OPERATIONS = (RemoveBackground, BackgroundColour, BackgroundGradient, BackgroundImage)
-COLOUR_OPERATIONS = (Adjust, AutoLevels, BlackAndWhite, Sepia, MatchColours)
+COLOUR_OPERATIONS = (Adjust, WhiteBalance, AutoLevels, BlackAndWhite, Sepia, MatchColours)
 
 # The order the engine runs things in; the plan lists its steps in the same order.
 EXECUTION_ORDER: tuple[type, ...] = (
@@ -293,6 +345,7 @@ EXECUTION_ORDER: tuple[type, ...] = (
     BlurBackground,
     NudgeSubject,
     MatchColours,
+    WhiteBalance,
     AutoLevels,
     Adjust,
     BlackAndWhite,
@@ -313,6 +366,7 @@ class EditPlan:
     keep_colours: bool = False
     keep_background: bool = False
     keep_subject: bool = False
+    keep_sharp: bool = False
     no_crop: bool = False
     keep_aspect: bool = False
 
@@ -334,20 +388,53 @@ class EditPlan:
         """How many clockwise quarter turns the rotations add up to."""
         return sum(op.degrees // 90 for op in self.find(Rotate)) % 4
 
-    def steps(self) -> list[str]:
-        """The sentences shown to a person: operations in running order, then the constraints kept."""
-        sentences = [op.sentence() for op in self.ordered()]
+    def steps(self, main_size: tuple[int, int] | None = None) -> list[str]:
+        """The sentences shown to a person: operations in running order, then the constraints kept.
+
+        With the main image's size, a frame the picture must be fitted to although the instruction names
+        none (a panorama wider than 3:1) is a step too.
+        """
+        ordered = self.ordered()
+        sentences = [op.sentence() for op in ordered]
+        fit = self.fit_sentence(main_size)
+        if fit is not None:
+            rank = {kind: position for position, kind in enumerate(EXECUTION_ORDER)}
+            after = next((i for i, op in enumerate(ordered) if rank[type(op)] > rank[Frame]), len(ordered))
+            sentences.insert(after, fit)
         if self.keep_colours:
             sentences.append("Keep the colours unchanged")
         if self.keep_background:
             sentences.append("Keep the background unchanged")
         if self.keep_subject and not self.keep_colours:
             sentences.append("Keep the subject unchanged")
-        if self.no_crop and not self.find(Frame):
+        elif self.keep_sharp:
+            sentences.append("Keep the subject sharp")
+        if self.no_crop and not self.find(Frame) and fit is None:
             sentences.append("Keep the whole picture (extend rather than crop if the shape changes)")
         if self.keep_aspect:
             sentences.append("Keep the aspect ratio of the original")
         return sentences
+
+    def fit_sentence(self, main_size: tuple[int, int] | None) -> str | None:
+        """The step that fits a picture wider than 3:1 (or taller than 1:3) into the widest frame, when the
+        instruction names no frame of its own; None when nothing noticeable is cut or added."""
+        if main_size is None or self.find(Frame):
+            return None
+        width, height = main_size
+        if self.quarter_turns() % 2 == 1:
+            width, height = height, width
+        source = width / height
+        target = min(max(source, 1 / WIDEST_RATIO), WIDEST_RATIO)
+        if 1 - min(target / source, source / target) <= NOTICEABLE_CUT:
+            return None
+        wide = source > 1
+        shape = "3:1 (the widest frame)" if wide else "1:3 (the tallest frame)"
+        if self.no_crop:
+            return f"Extend the canvas to fit {shape}, keeping the whole picture"
+        sides = "sides" if wide else "top and bottom"
+        if isinstance(self.background(), CUTOUT_OPERATIONS):
+            return f"Crop the {sides} to fit {shape}, or extend the new background if that would cut the subject"
+        return f"Crop the {sides} to fit {shape}"
 
     def aspect(self, main_size: tuple[int, int] | None) -> tuple[int, int] | None:
         """The output aspect the instruction asks for, given the main image's size when known."""

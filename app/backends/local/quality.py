@@ -1,10 +1,11 @@
 """What the quality setting changes in the offline engine.
 
 - low: masks at 512 px (long edge); the mask is feathered and scaled up with no edge refinement (softer,
-  less exact edges; the old background's colour is still cleaned from them); bilinear resampling; no
-  output sharpening.
-- medium: masks at 1024 px; edges refined (guided filter for people, colour unmixing at output pixels,
-  old-background colour removed from edge pixels); bicubic resampling; light output sharpening.
+  less exact edges; the old background's colour is still cleaned from them); bilinear resampling (bicubic
+  when enlarging more than 1.5×, where bilinear shows the source's pixel grid); no output sharpening.
+- medium: masks at 1024 px; edges refined (a guided filter aligns a person's outline with the picture and
+  their edge colours are re-estimated by blur fusion; a product's edge is unmixed at output pixels from
+  the plain backdrop); bicubic resampling; light output sharpening.
 - high: masks at 1600 px; the same refinement over a wider band; Lanczos when reducing (bicubic when
   enlarging, where Lanczos rings); light, finer output sharpening.
 

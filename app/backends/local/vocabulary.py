@@ -40,10 +40,41 @@ PRESETS: dict[str, tuple[tuple[int, int], str]] = {
     "instagram square": ((1, 1), "Instagram post"),
     "square": ((1, 1), "square"),
     "instagram portrait": ((4, 5), "Instagram portrait"),
+    "instagram landscape": ((191, 100), "Instagram landscape"),
+    "facebook story": ((9, 16), "Facebook story"),
+    "snapchat": ((9, 16), "Snapchat"),
+    "linkedin profile photo": ((1, 1), "LinkedIn profile photo"),
+    "linkedin profile picture": ((1, 1), "LinkedIn profile photo"),
+    "linkedin profile pic": ((1, 1), "LinkedIn profile photo"),
+    "linkedin profile": ((1, 1), "LinkedIn profile photo"),
+    "linkedin photo": ((1, 1), "LinkedIn profile photo"),
+    "linkedin picture": ((1, 1), "LinkedIn profile photo"),
+    "linkedin headshot": ((1, 1), "LinkedIn profile photo"),
+    "profile photo": ((1, 1), "profile photo"),
+    "profile picture": ((1, 1), "profile photo"),
+    "profile pic": ((1, 1), "profile photo"),
+    "avatar": ((1, 1), "profile photo"),
+    "facebook cover": ((820, 312), "Facebook cover"),
+    "facebook cover photo": ((820, 312), "Facebook cover"),
+    "facebook banner": ((820, 312), "Facebook cover"),
+    "pinterest pin": ((2, 3), "Pinterest pin"),
+    "pin": ((2, 3), "Pinterest pin"),
+    "twitter header": ((3, 1), "X/Twitter header"),
+    "x header": ((3, 1), "X/Twitter header"),
+    "twitter banner": ((3, 1), "X/Twitter header"),
+    "twitter post": ((16, 9), "X/Twitter post"),
+    "youtube banner": ((16, 9), "YouTube banner"),
+    "youtube channel art": ((16, 9), "YouTube banner"),
+    "channel art": ((16, 9), "YouTube banner"),
+    "linkedin banner": ((4, 1), "LinkedIn banner"),
+    "linkedin cover": ((4, 1), "LinkedIn banner"),
     "cinematic": ((21, 9), "cinematic"),
     "ultrawide": ((21, 9), "ultrawide"),
     "ultra wide": ((21, 9), "ultrawide"),
 }
+
+# Presets that put the subject in the middle of the frame (a profile photo is about the face).
+CENTRED_PRESETS: frozenset[str] = frozenset(["LinkedIn profile photo", "profile photo"])
 
 # Colour names beyond CSS's (which Pillow's ImageColor already knows, spelled without spaces).
 EXTRA_COLOURS: dict[str, tuple[int, int, int]] = {
@@ -136,8 +167,30 @@ def _shift_lightness(rgb: tuple[int, int, int], delta: float) -> tuple[int, int,
     return (round(red * 255), round(green * 255), round(blue * 255))
 
 
+# "-ish" forms, mostly used for casts ("a yellowish tint").
+ISH_COLOURS: dict[str, str] = {
+    "yellowish": "yellow",
+    "yellowy": "yellow",
+    "bluish": "blue",
+    "blueish": "blue",
+    "greenish": "green",
+    "reddish": "red",
+    "pinkish": "pink",
+    "orangey": "orange",
+    "orangish": "orange",
+    "purplish": "purple",
+    "purpley": "purple",
+    "magentaish": "magenta",
+    "brownish": "brown",
+    "greyish": "grey",
+    "grayish": "gray",
+}
+
+
 def colour_from_words(words: list[str]) -> tuple[int, int, int] | None:
     """The colour that one to three words name ("white", "light grey", "navy blue"), or None."""
+    if len(words) == 1 and words[0] in ISH_COLOURS:
+        words = [ISH_COLOURS[words[0]]]
     phrase = " ".join(words)
     if phrase in EXTRA_COLOURS:
         return EXTRA_COLOURS[phrase]
@@ -272,20 +325,16 @@ _add(
 
 _add("ADJ", ("brightness", 1), "brighter", "brighten", "lighter", "lighten", "bright", "brightened")
 _add("ADJ", ("brightness", -1), "darker", "darken", "dark", "dim", "dimmer", "darkened")
-_add("ADJ", ("contrast", 1), "contrasty", "punchier", "punchy", "more contrasty")
+_add("ADJ", ("contrast", 1), "contrasty", "punchier", "punchy")
 _add("ADJ", ("contrast", -1), "flatter", "softer contrast")
 _add(
     "ADJ",
     ("saturation", 1),
     "saturate",
-    "more saturated",
     "vivid",
-    "more vivid",
     "vivider",
     "colourful",
     "colorful",
-    "more colourful",
-    "more colorful",
     "richer colours",
     "richer colors",
 )
@@ -294,16 +343,13 @@ _add(
     ("saturation", -1),
     "desaturate",
     "desaturated",
-    "less saturated",
     "muted",
     "mute",
-    "less colourful",
-    "less colorful",
     "washed out",
 )
 _add("ADJ", ("warmth", 1), "warmer", "warm", "warm up", "warmed", "warmer tones", "warm tones")
 _add("ADJ", ("warmth", -1), "cooler", "cool", "colder", "cold", "cool down", "cooled", "cool tones", "cooler tones")
-_add("ATTR", "brightness", "brightness", "exposure", "light", "lightness")
+_add("ATTR", "brightness", "brightness", "exposure", "light", "lightness", "darkness", "dimness")
 _add("ATTR", "contrast", "contrast")
 _add(
     "ATTR",
@@ -316,7 +362,33 @@ _add(
     "colour saturation",
     "color saturation",
 )
-_add("ATTR", "warmth", "warmth", "temperature", "colour temperature", "color temperature")
+_add("ATTR", "warmth", "warmth", "temperature", "colour temperature", "color temperature", "coolness", "coldness")
+# Attribute nouns that name the low end of their scale: "reduce the darkness" brightens.
+INVERSE_ATTRIBUTES: frozenset[str] = frozenset(["darkness", "dimness", "coolness", "coldness"])
+# States that are themselves a complaint: "it's overexposed" means "it is too bright".
+_add("STATE", ("brightness", 1), "overexposed", "over exposed", "over - exposed", "blown out")
+_add("STATE", ("brightness", -1), "underexposed", "under exposed", "under - exposed")
+# Too much or too little of something ("too dark", "too much contrast", "not enough light"). A bare "too"
+# is read as excess only right before what it qualifies (the parser decides); elsewhere it means "also".
+_add(
+    "EXCESS",
+    None,
+    "too much",
+    "overly",
+    "excessively",
+    "far too much",
+    "way too much",
+    "too strong",
+    "too intense",
+    "too heavy",
+    "too high",
+    "too harsh",
+)
+_add("LACK", None, "not enough", "too little", "lacks", "lacking", "lack of", "insufficient", "too weak", "too low")
+_add("ENOUGH", None, "enough")
+_add("CAST", None, "cast", "colour cast", "color cast", "tinge", "tint", "colour tint", "color tint", "tinted")
+_add("FIX", None, "fix", "correct", "neutralise", "neutralize", "neutralised", "neutralized")
+_add("NOISY", None, "noisy", "grainy")
 _add("ATTR", "sharpness", "sharpness", "detail", "details", "clarity", "crispness")
 _add("ATTR", "noise", "noise", "grain", "graininess", "noisiness", "noise reduction")
 _add(
@@ -510,6 +582,10 @@ _add(
     "neither",
     "nor",
     "nope",
+    "isnt",
+    "arent",
+    "wasnt",
+    "werent",
 )
 _add(
     "KEEP",
@@ -574,7 +650,6 @@ _add(
     "hue",
     "tones",
     "tone",
-    "tint",
     "grading",
     "grade",
     "colour grade",
@@ -649,6 +724,104 @@ _add(
     "levels",
     "normalize",
     "normalise",
+    "fix the lighting",
+    "fix lighting",
+    "fix the light",
+    "improve the lighting",
+    "better lighting",
+    "fix the exposure",
+    "fix exposure",
+    "correct the exposure",
+    "correct exposure",
+    "auto exposure",
+    "fix the colours",
+    "fix the colors",
+    "fix colours",
+    "fix colors",
+    "correct the colours",
+    "correct the colors",
+    "colour correct",
+    "color correct",
+    "colour correction",
+    "color correction",
+    "balance the colours",
+    "balance the colors",
+    "auto adjust",
+    "auto tone",
+)
+# Correcting a colour cast as measured in the photo ("fix the white balance").
+_add(
+    "WB",
+    None,
+    "white balance",
+    "auto white balance",
+    "awb",
+    "colour balance",
+    "color balance",
+)
+# Where the picture is going: context, not a request ("white background for amazon listing"). A clause of
+# nothing but a destination asks for no change; presets with a fixed shape ("Pinterest pin") are ASPECT.
+_add(
+    "PURPOSE",
+    None,
+    "amazon",
+    "amazon listing",
+    "shopify",
+    "etsy",
+    "ebay",
+    "instagram",
+    "insta",
+    "facebook",
+    "linkedin",
+    "pinterest",
+    "twitter",
+    "youtube",
+    "whatsapp",
+    "website",
+    "web site",
+    "site",
+    "web",
+    "webshop",
+    "web shop",
+    "online shop",
+    "online store",
+    "store",
+    "shop",
+    "listing",
+    "listings",
+    "product listing",
+    "marketplace",
+    "catalogue",
+    "catalog",
+    "ecommerce",
+    "e - commerce",
+    "e commerce",
+    "social media",
+    "socials",
+    "blog",
+    "newsletter",
+    "email",
+    "ad",
+    "ads",
+    "advert",
+    "advertisement",
+    "flyer",
+    "brochure",
+    "presentation",
+    "portfolio",
+    "cv",
+    "resume",
+    "print",
+    "printing",
+    "product photo",
+    "product shot",
+    "product photography",
+    "product image",
+    "product picture",
+    "listing photo",
+    "main image",
+    "hero image",
+    "my profile",
 )
 
 _add("ROTATE", None, "rotate", "rotated", "rotating", "rotation", "spin")
@@ -1133,6 +1306,31 @@ FILLER: frozenset[str] = frozenset(
         "off",
         "something",
         "bottom",
+        "exactly",
+        "precisely",
+        "are",
+        "was",
+        "were",
+        "am",
+        "seems",
+        "seem",
+        "appears",
+        "bit",
+        "currently",
+        "still",
+        "exact",
+        "ready",
+        "suitable",
+        "suited",
+        "good",
+        "perfect",
+        "ideal",
+        "used",
+        "upload",
+        "uploading",
+        "posting",
+        "post",
+        "listed",
     ]
 ) | {":", "-", "'", "*", "~", "=", ">"}
 # Words in FILLER that also carry a tag are tagged; the tag wins ("very" is intensity, "up" is INC).

@@ -306,7 +306,7 @@ def test_plan_of_the_run_lists_what_was_done(edit):
         "Replace the background with #FFFFFF",
         "Make the colours warmer by 20%",
         "Add a soft shadow",
-        "Crop to the 512:512 shape, centred on the subject",
+        "Crop the sides to fit 1:1, centred on the subject",
         "Output at 512×512 (bicubic resampling)",
     ]
 
@@ -314,3 +314,92 @@ def test_plan_of_the_run_lists_what_was_done(edit):
 def test_unplannable_instruction_is_refused_at_edit_time_too(edit):
     with pytest.raises(BackendRefused):
         edit("add a unicorn", [studio_product()])
+
+
+# --- transparent inputs ----------------------------------------------------------------------------------
+
+
+def transparent_disc(size: tuple[int, int] = (400, 300), hidden: tuple[int, int, int] = (0, 0, 0)) -> Image.Image:
+    """A green anti-aliased disc on a clear background whose hidden colour is `hidden` (often black)."""
+    width, height = size
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    radius = min(width, height) * 0.3
+    coverage = np.clip(radius - np.hypot(xs - width / 2, ys - height / 2) + 0.5, 0, 1)
+    rgba = np.zeros((height, width, 4), np.uint8)
+    rgba[..., :3] = hidden
+    rgba[coverage > 0, :3] = (40, 170, 60)
+    rgba[..., 3] = np.round(coverage * 255).astype(np.uint8)
+    return Image.fromarray(rgba, "RGBA")
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+def test_a_colour_edit_keeps_the_transparency_of_the_input(edit, fmt):
+    source = transparent_disc()
+    result = edit("make it brighter", [source], fmt=fmt, quality="low")
+    assert result.image.mode == "RGBA"
+    out = pixels(result.image)
+    assert np.abs(out[..., 3] - pixels(source)[..., 3]).max() <= 1  # the same alpha
+    assert out[150, 200, 1] > 170  # the disc is brighter
+    assert out[5, 5, 3] == 0
+
+
+def test_jpeg_of_a_transparent_input_is_flattened_on_white(edit):
+    result = edit("make it brighter", [transparent_disc()], fmt="jpeg", quality="low")
+    assert result.image.mode == "RGB"
+    assert pixels(result.image)[5, 5].min() >= 250
+
+
+def test_transparency_follows_rotation_mirroring_and_extension(edit):
+    source = transparent_disc((400, 300))
+    source.putpixel((10, 10), (255, 0, 0, 255))  # an opaque marker top left
+    rotated = pixels(edit("rotate 90 degrees clockwise and mirror", [source], width=300, height=400).image)
+    assert rotated.shape[-1] == 4
+    assert rotated[10, 10, 3] > 200 and rotated[10, 10, 0] > 200  # rotated right, then mirrored back left
+    square = pixels(edit("square, don't crop", [source], width=400, height=400, quality="medium").image)
+    assert square.shape[-1] == 4
+    assert square[:40, :, 3].max() == 0 and square[-40:, :, 3].max() == 0  # the extended bands are clear
+    assert square[200, 200, 3] == 255
+
+
+def test_sharpening_a_transparent_input_leaves_no_fringe_of_the_hidden_colour(edit):
+    result = pixels(edit("sharpen a lot", [transparent_disc(hidden=(0, 0, 0))], width=800, height=600).image)
+    edge = (result[..., 3] > 20) & (result[..., 3] < 235)
+    assert edge.sum() > 100
+    # Edge pixels keep the disc's own green: no dark halo pulled in from the black under the clear part,
+    # and no light one from flattening on white.
+    assert np.percentile(result[edge][:, 1], 5) > 140
+    assert np.percentile(result[edge][:, 0], 95) < 110
+
+
+def test_cutout_of_a_transparent_input_uses_its_exact_alpha(edit):
+    source = transparent_disc(hidden=(255, 255, 255))
+    result = pixels(edit("put it on a black background", [source], quality="medium").image)
+    edge = (pixels(source)[..., 3] > 30) & (pixels(source)[..., 3] < 225)
+    # On black the edge may only darken toward black, never show the white hidden under the clear part.
+    assert (result[edge][:, 1] <= 172).all() and (result[edge][:, 0] <= 45).all()
+
+
+# --- fitting to the output frame ------------------------------------------------------------------------
+
+
+def test_rounding_of_the_output_size_is_not_called_a_crop(edit):
+    # 1536×1024 is 3:2; at 1K the output is 1024×688 (rounded to multiples of 16), a 0.8% difference.
+    photo_3_2 = photo("coffee.png").resize((1536, 1024))
+    result = edit("make it warmer", [photo_3_2], width=1024, height=688)
+    assert result.image.size == (1024, 688)
+    assert not any("rop" in step or "xtend" in step for step in result.plan), result.plan
+
+
+def test_rounding_never_adds_a_sliver_of_filled_canvas(edit):
+    photo_3_2 = photo("coffee.png").resize((1536, 1024))
+    result = edit("make it warmer, don't crop", [photo_3_2], width=1024, height=688)
+    assert not any("xtend" in step for step in result.plan)
+    # The top and bottom rows are the photo itself, as in a plain fit, not bands of blurred fill.
+    plain = pixels(edit("make it warmer", [photo_3_2], width=1024, height=688).image)
+    assert np.abs(pixels(result.image) - plain).max() == 0
+
+
+def test_a_panorama_says_that_its_sides_are_cropped(edit):
+    panorama = photo("coffee.png").resize((2500, 400))  # 6.25:1, wider than the widest frame
+    result = edit("make it warmer", [panorama], width=2048, height=688)
+    assert "Crop the sides to fit 3:1 (the widest frame)" in result.plan

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from app.backends.base import BackendRefused, PlanRequest
-from app.backends.local.parser import SUPPORTED, parse
+from app.backends.local.parser import parse
 
 pytestmark = pytest.mark.nodb
 
@@ -78,7 +78,7 @@ PHRASINGS = [
     (
         1,
         "keep the person sharp and blur the background",
-        ["Blur the background (portrait mode)", "Keep the subject unchanged"],
+        ["Blur the background (portrait mode)", "Keep the subject sharp"],
         None,
     ),
     (
@@ -242,6 +242,93 @@ PHRASINGS = [
     ),
     (1, "rotate 180 and make it black and white", ["Rotate 180°", "Convert to black and white"], None),
     (1, "just resize it", ["Resize to the chosen output size, with no other change"], None),
+    # Destinations are context; keep-constraints, "without shadow" and presets customers type.
+    (1, "white background for amazon listing", ["Replace the background with #FFFFFF"], None),
+    (1, "pure white background, product photo for shopify", ["Replace the background with #FFFFFF"], None),
+    (1, "product photo on a white background for my online store", ["Replace the background with #FFFFFF"], None),
+    (1, "white background with no shadow, for my website", ["Replace the background with #FFFFFF"], None),
+    (1, "white background without shadow", ["Replace the background with #FFFFFF"], None),
+    (1, "remove bg for ebay", ["Remove the background (transparent in PNG and WebP, white in JPEG)"], None),
+    (
+        1,
+        "transparent background for my etsy shop",
+        ["Remove the background (transparent in PNG and WebP, white in JPEG)"],
+        None,
+    ),
+    (
+        1,
+        "blur the background, keep me sharp",
+        ["Blur the background (portrait mode)", "Keep the subject sharp"],
+        None,
+    ),
+    (1, "blur the background behind me", ["Blur the background (portrait mode)"], None),
+    (
+        1,
+        "Replace the background with white, keep the product exactly as it is",
+        ["Replace the background with #FFFFFF", "Keep the subject unchanged"],
+        None,
+    ),
+    (
+        1,
+        "white background, leave the product untouched",
+        ["Replace the background with #FFFFFF", "Keep the subject unchanged"],
+        None,
+    ),
+    (
+        1,
+        "warmer without changing the background",
+        ["Make the colours warmer by 20%", "Keep the background unchanged"],
+        None,
+    ),
+    (1, "square for instagram", ["Crop to 1:1 (square), centred on the subject"], (1, 1)),
+    (1, "make it square for instagram", ["Crop to 1:1 (square), centred on the subject"], (1, 1)),
+    (1, "crop to square for my profile", ["Crop to 1:1 (square), centred on the subject"], (1, 1)),
+    (
+        1,
+        "LinkedIn profile photo",
+        ["Centre the subject", "Crop to 1:1 (LinkedIn profile photo), centred on the subject"],
+        (1, 1),
+    ),
+    (1, "profile picture", ["Centre the subject", "Crop to 1:1 (profile photo), centred on the subject"], (1, 1)),
+    (1, "Facebook cover", ["Crop to 820:312 (Facebook cover), centred on the subject"], (820, 312)),
+    (1, "Pinterest pin", ["Crop to 2:3 (Pinterest pin), centred on the subject"], (2, 3)),
+    (
+        1,
+        "Pinterest pin with a white background",
+        ["Replace the background with #FFFFFF", "Crop to 2:3 (Pinterest pin), centred on the subject"],
+        (2, 3),
+    ),
+    (1, "twitter header", ["Crop to 3:1 (X/Twitter header), centred on the subject"], (3, 1)),
+    (1, "fix the lighting", ["Auto-adjust the levels"], None),
+    (1, "fix the colours", ["Auto-adjust the levels"], None),
+    (1, "make it less yellow", ["Make the colours cooler by 20%"], None),
+    (1, "remove the yellow tint", ["Neutralise the yellow colour cast (as measured in the photo)"], None),
+    (1, "get rid of the greenish cast", ["Neutralise the green colour cast (as measured in the photo)"], None),
+    (1, "fix the white balance", ["Correct the white balance (as measured in the photo)"], None),
+    (1, "remove the colour cast", ["Correct the white balance (as measured in the photo)"], None),
+    (1, "it's too green, fix it", ["Shift the colours toward magenta by 20%"], None),
+    (1, "it's too dark", ["Brighten by 20%"], None),
+    (1, "the photo is a bit too bright", ["Darken by 10%"], None),
+    (1, "less saturated", ["Reduce saturation by 20%"], None),
+    (1, "not bright enough", ["Brighten by 20%"], None),
+    (1, "too blurry", ["Sharpen"], None),
+    (1, "too noisy", ["Reduce noise (light)"], None),
+    (
+        1,
+        "a bit too bright, and not enough contrast",
+        ["Darken by 10%", "Increase contrast by 20%"],
+        None,
+    ),
+    (
+        1,
+        "Instagram story for my shop, less yellow and a bit sharper",
+        [
+            "Make the colours cooler by 20%",
+            "Crop to 9:16 (Instagram story), centred on the subject",
+            "Sharpen at 30% strength",
+        ],
+        (9, 16),
+    ),
 ]
 
 
@@ -300,6 +387,16 @@ REFUSALS = [
     (1, "slightly", "instruction_not_understood", "slightly"),
     (1, "deblur the image", "instruction_not_understood", "deblur the image"),
     (1, "increase it", "instruction_not_understood", "increase it"),
+    (1, "make it square for instagrm", "instruction_not_understood", "make it square for instagrm"),
+    (1, "for instagram", "nothing_to_do", "for instagram"),
+    (1, "product photo for shopify", "nothing_to_do", "product photo for shopify"),
+    (1, "fix it", "instruction_not_understood", "fix it"),
+    (1, "keep me sharp", "nothing_to_do", "keep me sharp"),
+    (1, "linkedin banner", "value_out_of_range", "linkedin banner"),
+    (1, "passport photo", "instruction_not_understood", "passport photo"),
+    (1, "too sharp", "instruction_not_understood", "too sharp"),
+    (1, "make it less white", "instruction_not_understood", "make it less white"),
+    (1, "white background with a shadow, no shadow", "contradictory_instruction", "no shadow"),
 ]
 
 
@@ -312,11 +409,25 @@ def test_refusal_names_the_class_and_quotes_the_clause(count, prompt, code, clau
     assert refused.value.message
 
 
-def test_refusal_message_says_what_is_supported():
+def test_refusal_message_says_why_in_short():
     with pytest.raises(BackendRefused) as refused:
         parse("Make it warmer, then turn the cup into a golden dragon")
     assert refused.value.clause == "turn the cup into a golden dragon"
-    assert SUPPORTED in refused.value.message
+    assert "generative" in refused.value.message
+
+
+@pytest.mark.parametrize(("count", "prompt", "code", "clause"), REFUSALS, ids=[r[1][:40] or "empty" for r in REFUSALS])
+def test_refusal_message_is_short(count, prompt, code, clause):
+    with pytest.raises(BackendRefused) as refused:
+        parse(prompt, count)
+    message = refused.value.message
+    # One or two short sentences: why, and what works. The clause is quoted separately and the editor
+    # links the help page under the refusal, so neither is repeated here.
+    assert len(message) <= 200, message
+    assert message.count(". ") + message.count("; ") <= 2, message
+    assert "/help" not in message and "http" not in message
+    if clause and len(clause) > 12:
+        assert f"“{clause}”" not in message
 
 
 def test_one_bad_clause_refuses_the_whole_instruction():
@@ -443,3 +554,47 @@ def test_any_instruction_is_planned_or_refused():
             assert refused.message
             continue
         assert plan.steps()
+
+
+# (instruction, main image size, the steps the plan shows before payment)
+FITS = [
+    ("make it warmer", (5000, 800), ["Make the colours warmer by 20%", "Crop the sides to fit 3:1 (the widest frame)"]),
+    (
+        "make it warmer",
+        (800, 5000),
+        ["Make the colours warmer by 20%", "Crop the top and bottom to fit 1:3 (the tallest frame)"],
+    ),
+    (
+        "make it warmer and sharpen it",
+        (5000, 800),
+        ["Make the colours warmer by 20%", "Crop the sides to fit 3:1 (the widest frame)", "Sharpen"],
+    ),
+    (
+        "make it warmer, don't crop",
+        (5000, 800),
+        [
+            "Make the colours warmer by 20%",
+            "Extend the canvas to fit 3:1 (the widest frame), keeping the whole picture",
+        ],
+    ),
+    (
+        "white background",
+        (5000, 800),
+        [
+            "Replace the background with #FFFFFF",
+            "Crop the sides to fit 3:1 (the widest frame), or extend the new background if that would cut the subject",
+        ],
+    ),
+    ("rotate 90 degrees", (800, 5000), ["Rotate 90° clockwise", "Crop the sides to fit 3:1 (the widest frame)"]),
+    # Within the widest frame, or only rounding: nothing to say.
+    ("make it warmer", (1536, 1024), ["Make the colours warmer by 20%"]),
+    ("make it warmer", (3050, 1000), ["Make the colours warmer by 20%"]),
+    ("make it warmer", None, ["Make the colours warmer by 20%"]),
+    # A frame the instruction names is its own step.
+    ("crop to 16:9", (5000, 800), ["Crop to 16:9, centred on the subject"]),
+]
+
+
+@pytest.mark.parametrize(("prompt", "main", "steps"), FITS, ids=[f"{f[0]} {f[1]}" for f in FITS])
+def test_plan_says_when_the_widest_frame_cuts_the_picture(backend, prompt, main, steps):
+    assert backend.plan(PlanRequest(prompt=prompt, image_count=1, main_size=main)).steps == steps

@@ -37,6 +37,7 @@ from app.editor import previews, sizes
 from app.editor import service as edits
 from app.editor.validation import MAX_IMAGES, MAX_PROMPT_CHARS, OUTPUT_FORMATS
 from app.errors import Forbidden, NotAuthenticated, NotFound, ValidationFailed
+from app.models import Edit, EditInput
 from app.storage import StoredObjectMissing
 
 router = APIRouter(prefix="/api/v1", tags=["api"], responses=API_ERRORS)
@@ -237,12 +238,17 @@ def get_input(edit_id: str, position: int, principal: CurrentPrincipal, db: DbSe
               context: Context) -> StreamingResponse:
     """The n-th stored input (0-based), as validated: oriented and without metadata."""
     edit = edits.get_edit(db, principal.user_id, edit_id)
-    item = next((entry for entry in edit.inputs if entry.position == position), None)
-    if item is None:
-        raise NotFound("This edit has no such input.")
+    item = _input(edit, position)
     extension = item.storage_key.rsplit(".", 1)[-1]
     return _stream(context, item.storage_key, item.content_type, item.bytes,
                    f"edit-{edit.id[:12]}-input-{position}.{extension}", "inline")
+
+
+def _input(edit: Edit, position: int) -> EditInput:
+    item = next((entry for entry in edit.inputs if entry.position == position), None)
+    if item is None:
+        raise NotFound("This edit has no such input.")
+    return item
 
 
 def _preview_response(context: Context, key: str) -> Response:
@@ -268,9 +274,7 @@ def get_input_preview(edit_id: str, position: int, principal: CurrentPrincipal, 
                       context: Context) -> Response:
     """A small WebP of the n-th input (at most 640 px)."""
     edit = edits.get_edit(db, principal.user_id, edit_id)
-    item = next((entry for entry in edit.inputs if entry.position == position), None)
-    if item is None:
-        raise NotFound("This edit has no such input.")
+    item = _input(edit, position)
     return _preview_response(context, item.storage_key)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.errors import InsufficientCredits
 from app.models import Account, Edit, Transfer
@@ -201,11 +201,12 @@ def verify(db: Session) -> list[Mismatch]:
         if account.available < 0:
             problems.append(Mismatch(account.user_id, f"available credit is {account.available}"))
     # Every settlement matches its reservation; no reservation of a finished edit is left pending.
-    settlements = db.execute(
-        select(Transfer, Transfer.pending_id).where(Transfer.kind.in_(SETTLING_KINDS))
-    ).scalars().all()
-    for settlement in settlements:
-        reservation = find(db, settlement.pending_id or "")
+    reserved = aliased(Transfer)
+    pairs = db.execute(
+        select(Transfer, reserved).outerjoin(reserved, reserved.id == Transfer.pending_id)
+        .where(Transfer.kind.in_(SETTLING_KINDS))
+    ).all()
+    for settlement, reservation in pairs:
         if reservation is None or reservation.kind != "reserve":
             problems.append(Mismatch(settlement.account_id, f"{settlement.id} settles no reservation"))
         elif reservation.amount != settlement.amount or reservation.account_id != settlement.account_id:

@@ -13,7 +13,9 @@ def create_storage(url: str, *, s3_endpoint_url: str | None = None) -> Storage:
     parsed = urlparse(url)
     if parsed.scheme == "file":
         # file://./data/files (relative) and file:///abs/path both work.
-        return _file_storage(Path(parsed.netloc + parsed.path))
+        from app.storage.local import FileStorage
+
+        return FileStorage(Path(parsed.netloc + parsed.path))
     if parsed.scheme == "s3":
         from app.storage.s3 import S3Storage
 
@@ -22,11 +24,6 @@ def create_storage(url: str, *, s3_endpoint_url: str | None = None) -> Storage:
         return S3Storage(parsed.netloc, parsed.path, endpoint_url=s3_endpoint_url)
     raise ConfigurationError(f"STORAGE_URL={url!r}: use file://folder or s3://bucket/prefix")
 
-
-def _file_storage(root: Path) -> Storage:
-    from app.storage.local import FileStorage
-
-    return FileStorage(root)
 
 
 __all__ = ["Storage", "StoredObjectMissing", "create_storage"]

@@ -39,6 +39,14 @@ def data_transfer(page, name: str, data: bytes, mime: str):
     )
 
 
+def log_in(page, base_url: str, email: str, password: str = "a good password") -> None:
+    page.goto(base_url + "/login?next=/edit")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/edit")
+
+
 def drop_file(page, selector: str, name: str, data: bytes, mime: str) -> None:
     """Simulate dropping a file from the desktop onto `selector`."""
     page.dispatch_event(selector, "drop", {"dataTransfer": data_transfer(page, name, data, mime)})
@@ -117,11 +125,7 @@ def test_editor_at_phone_width(live_server, page_for, context):
 
     create_user(context, email="phone@example.com", password="a good password", credits=10)
     page = page_for(390, 844)
-    page.goto(live_server.url + "/login")
-    page.fill("input[name=email]", "phone@example.com")
-    page.fill("input[name=password]", "a good password")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/edit")
+    log_in(page, live_server.url, "phone@example.com")
     page.set_input_files("#file-input", str(FIXTURES / "astronaut.png"))
     page.fill("#prompt", "Warmer colours")
     wait_until(page, "document.querySelector('#size-line').textContent.includes('1024 × 1024')")
@@ -140,11 +144,7 @@ def test_bad_file_is_flagged_in_the_browser(live_server, page_for, context):
 
     create_user(context, email="bad@example.com", password="a good password", credits=10)
     page = page_for()
-    page.goto(live_server.url + "/login")
-    page.fill("input[name=email]", "bad@example.com")
-    page.fill("input[name=password]", "a good password")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/edit")
+    log_in(page, live_server.url, "bad@example.com")
     drop_file(page, "#dropzone", "notes.png", b"this is not an image at all", "image/png")
     page.wait_for_selector("#thumbs li.invalid")
     assert "Not a PNG, JPEG or WebP" in page.locator("#thumbs li .bad").inner_text()
@@ -173,11 +173,7 @@ def test_paste_reorder_run_again_and_rerun_from_history(live_server, page_for, c
 
     create_user(context, email="again@example.com", password="a good password", credits=20)
     page = page_for()
-    page.goto(live_server.url + "/login?next=/edit")
-    page.fill("input[name=email]", "again@example.com")
-    page.fill("input[name=password]", "a good password")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/edit")
+    log_in(page, live_server.url, "again@example.com")
 
     paste_file(page, "pasted.png", (FIXTURES / "coffee.png").read_bytes(), "image/png")
     page.set_input_files("#file-input", str(FIXTURES / "grace_hopper.jpg"))

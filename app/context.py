@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -26,14 +26,25 @@ class AppContext:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
     storage: Storage
     backend: EditBackend
     pricing: Pricing
     queue: TaskQueue = field(init=False)
+    # The explicit seams between domains, filled by each domain's `register` in build_context: what runs
+    # after an edit's credits are charged (billing's auto-recharge), and what the periodic sweep does.
+    after_charge: list[Callable[[str], None]] = field(default_factory=list)
+    sweeps: list[Callable[[], object]] = field(default_factory=list)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         with transaction(self.sessions) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def read_transaction(self) -> Iterator[Session]:
+        """A unit of work that only reads: it takes no write lock (SQLite), so it never waits for writers."""
+        with transaction(self.read_sessions) as session:
             yield session
 
 
@@ -41,6 +52,7 @@ def build_context(settings: Settings) -> AppContext:
     """Everything but the workers; `start`/`stop` in app.workers run those."""
     from app.billing import tasks as billing_tasks
     from app.editor.runner import RUN_EDIT, Runner
+    from app.editor.sweeper import sweep as sweep_edits
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
@@ -48,11 +60,13 @@ def build_context(settings: Settings) -> AppContext:
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
+        read_sessions=make_session_factory(engine, read_only=True),
         storage=create_storage(settings.resolved_storage_url, s3_endpoint_url=settings.s3_endpoint_url),
         backend=create_backend(settings),
         pricing=load_pricing(settings.pricing_file),
     )
     context.queue = TaskQueue(settings.queue_url)
     context.queue.register(RUN_EDIT, Runner(context).run)
-    billing_tasks.register(context)  # Stripe events and automatic recharges
+    context.sweeps.append(lambda: sweep_edits(context))
+    billing_tasks.register(context)  # Stripe events, automatic recharges, billing's sweep
     return context

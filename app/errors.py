@@ -80,10 +80,16 @@ class PaymentsDisabled(AppError):
     status = 503
 
 
-class ServiceUnavailable(AppError):
-    code = "service_unavailable"
-    status = 503
-
-
 class ConfigurationError(Exception):
     """The operator's settings cannot work (unknown backend, missing key). Raised at start-up."""
+
+
+class TooManyRequests(AppError):
+    """A rate limit refused the request. Every front door answers 429 with `Retry-After: retry_after`."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, field=field, code=code)
+        self.retry_after = max(1, int(retry_after))

@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from app.accounts import cookies
+from app.accounts import csrf
+from app.body_limit import install_body_limit
 from app.config import Settings
 from app.context import AppContext, build_context
 from app.front_doors import install_error_handlers
@@ -63,11 +64,16 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
 
     app = FastAPI(title="Imagedit API", version="1.0", lifespan=lifespan, docs_url=None,
                   openapi_url="/openapi.json", redoc_url=None)
-    from app.api import openai_compat, v1
+    from app.accounts import pages as account_pages
+    from app.accounts import routes as accounts
+    from app.api import openai_compat
     from app.billing import routes as billing
-    from app.web import pages
+    from app.editor import pages as editor_pages
+    from app.editor import routes as editor
+    from app.web import pages as site_pages
 
-    for router in (v1.router, openai_compat.router, billing.router, pages.router):
+    for router in (accounts.router, editor.router, billing.router, openai_compat.router, account_pages.router,
+                   editor_pages.router, site_pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.mount("/docs/assets", StaticFiles(directory=SWAGGER_ASSETS), name="swagger-assets")
@@ -78,6 +84,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
         inline script and no CDN)."""
         return HTMLResponse(DOCS_PAGE)
     install_error_handlers(app)
+    install_body_limit(app, settings)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz(request: Request) -> dict[str, str]:
@@ -91,7 +98,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     @app.middleware("http")
     async def browser_defaults(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response: Response = await call_next(request)
-        cookies.set_csrf_cookie_if_new(request, response)
+        csrf.set_cookie_if_changed(request, response)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response

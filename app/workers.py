@@ -1,11 +1,12 @@
-"""The working side of a process: queue consumers and the sweeper, started and stopped together."""
+"""The working side of a process: queue consumers and the periodic sweeps, started and stopped together."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING
 
-from app.editor.sweeper import Sweeper, sweep
+from app.editor.sweeper import sweep
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -35,3 +36,29 @@ class Workers:
         self.sweeper.stop()
         self.context.queue.stop()
         self.running = False
+
+
+class Sweeper:
+    """Runs every registered sweep (`AppContext.sweeps`: edits, billing) every SWEEP_INTERVAL_SECONDS on a
+    daemon thread."""
+
+    def __init__(self, context: AppContext) -> None:
+        self.context = context
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.context.settings.sweep_interval_seconds):
+            for each in self.context.sweeps:
+                try:
+                    each()
+                except Exception:
+                    log.exception("sweep failed")

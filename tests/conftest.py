@@ -30,7 +30,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSTHROUGH = "tests.backends.stand_ins:PassThroughBackend"
 # S3, Redis, the fake OpenAI server and the browser.
-pytest_plugins = ["tests.services", "tests.fake_openai", "tests.browser"]
+pytest_plugins = ["tests.scale_out_services", "tests.fake_openai", "tests.browser"]
 
 
 def unavailable(reason: str) -> None:

@@ -370,10 +370,11 @@ def _drop(handler: BaseHTTPRequestHandler) -> None:
 
 
 def openai_backend_for_tests(fake: FakeOpenAI | str, **settings: Any) -> OpenAIBackend:
-    """An OpenAIBackend pointed at the fake (or at a base URL), with test-sized timeouts and backoff."""
+    """An OpenAIBackend pointed at the fake (or at a base URL), with short backoff. The timeout is generous:
+    the fake encodes a real image, which a busy machine may take a while to do."""
     base_url = fake.url if isinstance(fake, FakeOpenAI) else fake
     values: dict[str, Any] = {"openai_api_key": FAKE_API_KEY, "openai_base_url": base_url,
-                              "openai_timeout_seconds": 2.0, "openai_max_retries": 2,
+                              "openai_timeout_seconds": 30.0, "openai_max_retries": 2,
                               "openai_retry_base_seconds": 0.01, "openai_retry_max_wait_seconds": 1.0,
                               "_env_file": None}
     values.update(settings)
@@ -383,7 +384,7 @@ def openai_backend_for_tests(fake: FakeOpenAI | str, **settings: Any) -> OpenAIB
 def openai_settings(fake: FakeOpenAI, **extra: Any) -> dict[str, Any]:
     """settings_overrides that run the app with EDIT_BACKEND=openai against the fake."""
     return {"edit_backend": "openai", "openai_api_key": fake.api_key, "openai_base_url": fake.url,
-            "openai_timeout_seconds": 2.0, "openai_max_retries": 2, "openai_retry_base_seconds": 0.01,
+            "openai_timeout_seconds": 30.0, "openai_max_retries": 2, "openai_retry_base_seconds": 0.01,
             "openai_retry_max_wait_seconds": 1.0, **extra}
 
 

@@ -17,7 +17,7 @@ from PIL import Image
 from app.context import build_context
 from app.main import create_app
 from tests.conftest import PASSTHROUGH, api_key_for, create_user, make_settings, verify_ledger, wait_for_edit
-from tests.services import S3_ENV
+from tests.scale_out_services import S3_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,24 +1,15 @@
-"""The two cookies a browser holds: the signed session and the CSRF token (double-submit).
-
-The CSRF token is readable by our scripts (not HttpOnly); an unsafe request authenticated by the session
-cookie must echo it in the `X-CSRF-Token` header or a `csrf_token` form field. Another site can make the
-browser send our cookies but cannot read them, so it cannot echo the token.
-"""
+"""The signed session cookie (and the short-lived cookie that carries a new API key across a redirect).
+The CSRF token that goes with a session is app.accounts.csrf's."""
 
 from __future__ import annotations
-
-import hmac
-import secrets
 
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.accounts import csrf
+
 SESSION_COOKIE = "session"
-CSRF_COOKIE = "csrftoken"
-CSRF_HEADER = "X-CSRF-Token"
-CSRF_FIELD = "csrf_token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def _serializer(secret_key: str) -> URLSafeSerializer:
@@ -41,8 +32,8 @@ def _secure(request: Request) -> bool:
 
 
 def set_session_cookie(response: Response, request: Request, token: str, *, secret_key: str, days: int) -> None:
-    """Sign the browser in; it also gets a CSRF token now if it has none, for its first unsafe request."""
-    csrf_token(request)
+    """Sign the browser in; its CSRF token changes with the new session."""
+    csrf.rotate(request, token, secret_key)
     response.set_cookie(SESSION_COOKIE, _serializer(secret_key).dumps(token), max_age=days * 86400,
                         httponly=True, samesite="lax", secure=_secure(request), path="/")
 
@@ -79,27 +70,7 @@ def forget_new_key(response: Response) -> None:
     response.delete_cookie(NEW_KEY_COOKIE, path="/account")
 
 
-def clear_session_cookie(response: Response) -> None:
+def clear_session_cookie(response: Response, request: Request) -> None:
+    """Sign the browser out; it gets a fresh signed-out CSRF token."""
+    csrf.rotate(request, None, "")
     response.delete_cookie(SESSION_COOKIE, path="/")
-
-
-def csrf_token(request: Request) -> str:
-    """This browser's CSRF token: the cookie's, or a new one that the middleware sets on the response."""
-    existing = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_token", None)
-    if existing:
-        return str(existing)
-    token = secrets.token_urlsafe(32)
-    request.state.new_csrf_token = token
-    return token
-
-
-def set_csrf_cookie_if_new(request: Request, response: Response) -> None:
-    token = getattr(request.state, "new_csrf_token", None)
-    if token and not request.cookies.get(CSRF_COOKIE):
-        response.set_cookie(CSRF_COOKIE, token, max_age=365 * 86400, httponly=False, samesite="lax",
-                            secure=_secure(request), path="/")
-
-
-def csrf_matches(request: Request, submitted: str | None) -> bool:
-    cookie = request.cookies.get(CSRF_COOKIE)
-    return bool(cookie and submitted and hmac.compare_digest(cookie, submitted))

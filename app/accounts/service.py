@@ -6,9 +6,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,9 @@ from app.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
 from app.models import ApiKey, LoginSession, User
 from app.models.base import utcnow
 
+if TYPE_CHECKING:
+    from app.context import AppContext
+
 API_KEY_PREFIX = "sk-ie-"
 # A key in use is marked at most this often, so that every API call does not write.
 LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -36,6 +40,8 @@ class Principal:
     user_id: str
     email: str
     via: str  # "session" or "api_key"
+    key_id: str | None = None
+    key_use_unrecorded: bool = False
 
 
 def _digest(secret: str) -> str:
@@ -60,13 +66,50 @@ def check_password(password: str | None) -> str:
 
 
 def create_user(db: Session, *, email: str, password: str, signup_credits: int) -> User:
-    """A new person with an account holding their sign-up credits (granted once, by transfer id)."""
+    """A new person, as an operator makes one (`users create`) or a test builds one: hashed here and granted
+    `signup_credits` outright. People signing up themselves go through `sign_up`."""
     normalized = normalize_email(email)
-    password = check_password(password)
-    if db.execute(select(User.id).where(User.email == normalized)).first() is not None:
+    user = _insert_user(db, normalized, hash_password(check_password(password)))
+    if signup_credits > 0:
+        ledger.transfer(db, transfer_id=f"signup:{user.id}", user_id=user.id, kind="grant",
+                        amount=signup_credits, reason="Welcome credits")
+    return user
+
+
+def sign_up(context: AppContext, *, email: str, password: str, may_grant: bool) -> User:
+    """A person signing themselves up. The password is hashed before any transaction opens (it is the slow
+    part). SIGNUP_CREDITS are granted once per mailbox, ever (`a+shop@x` and `a@x` are one; so are dotted
+    Gmail variants), and only when `may_grant` (the caller's per-address allowance of free accounts)."""
+    normalized = normalize_email(email)
+    password_hash = hash_password(check_password(password))
+    with context.transaction() as db:
+        user = _insert_user(db, normalized, password_hash)
+        grant_id = f"signup-mailbox:{_digest(mailbox(normalized))[:40]}"
+        amount = context.settings.signup_credits
+        if may_grant and amount > 0 and ledger.find(db, grant_id) is None:
+            try:
+                with db.begin_nested():
+                    ledger.transfer(db, transfer_id=grant_id, user_id=user.id, kind="grant", amount=amount,
+                                    reason="Welcome credits")
+            except IntegrityError:
+                pass  # a concurrent sign-up of the same mailbox got the grant
+    return user
+
+
+def mailbox(normalized_email: str) -> str:
+    """The mailbox an address delivers to, for the free-credit rule: no `+tag`, and for Gmail no dots."""
+    local, _, domain = normalized_email.rpartition("@")
+    local = local.split("+", 1)[0]
+    if domain in ("gmail.com", "googlemail.com"):
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"
+
+
+def _insert_user(db: Session, normalized_email: str, password_hash: str) -> User:
+    if db.execute(select(User.id).where(User.email == normalized_email)).first() is not None:
         raise Conflict("An account with this email already exists; log in instead.", field="email",
                        code="email_taken")
-    user = User(email=normalized, password_hash=hash_password(password))
+    user = User(email=normalized_email, password_hash=password_hash)
     db.add(user)
     try:
         with db.begin_nested():
@@ -75,23 +118,25 @@ def create_user(db: Session, *, email: str, password: str, signup_credits: int) 
         raise Conflict("An account with this email already exists; log in instead.", field="email",
                        code="email_taken") from exc
     ledger.open_account(db, user.id)
-    if signup_credits > 0:
-        ledger.transfer(db, transfer_id=f"signup:{user.id}", user_id=user.id, kind="grant",
-                        amount=signup_credits, reason="Welcome credits")
     return user
 
 
-def authenticate(db: Session, *, email: str, password: str) -> User:
-    """The user with these credentials; NotAuthenticated otherwise (without saying which part was wrong)."""
+def authenticate(context: AppContext, *, email: str, password: str) -> User:
+    """The user with these credentials; NotAuthenticated otherwise (without saying which part was wrong).
+    The hash is checked with no transaction open: Argon2 is slow on purpose, and a lock held meanwhile
+    would stall everyone else."""
     try:
         normalized = normalize_email(email)
     except ValidationFailed:
         normalized = ""
-    user = db.execute(select(User).where(User.email == normalized)).scalar_one_or_none()
+    with context.read_transaction() as db:
+        user = db.execute(select(User).where(User.email == normalized)).scalar_one_or_none()
     if not verify_password(user.password_hash if user else None, password or "") or user is None:
         raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        fresh = hash_password(password)
+        with context.transaction() as db:
+            db.execute(update(User).where(User.id == user.id).values(password_hash=fresh))
     return user
 
 
@@ -102,10 +147,10 @@ def find_user(db: Session, email: str) -> User:
     return user
 
 
-def start_session(db: Session, user: User, *, days: int) -> str:
+def start_session(db: Session, user_id: str, *, days: int) -> str:
     """A new sign-in; returns the token for the cookie (only its hash is stored)."""
     token = secrets.token_urlsafe(32)
-    db.add(LoginSession(token_hash=_digest(token), user_id=user.id, expires_at=utcnow() + timedelta(days=days)))
+    db.add(LoginSession(token_hash=_digest(token), user_id=user_id, expires_at=utcnow() + timedelta(days=days)))
     db.flush()
     return token
 
@@ -149,16 +194,16 @@ def revoke_api_key(db: Session, user_id: str, key_id: str) -> None:
 
 
 def principal_for_api_key(db: Session, key: str) -> Principal | None:
+    """Who holds this key (a read: `mark_api_key_used` records the use, in a write of its own)."""
     row = db.execute(
-        select(ApiKey, User.email).join(User, User.id == ApiKey.user_id)
+        select(ApiKey.id, ApiKey.user_id, ApiKey.last_used_at, User.email).join(User, User.id == ApiKey.user_id)
         .where(ApiKey.key_hash == _digest(key), ApiKey.revoked_at.is_(None))
     ).first()
     if row is None:
         return None
-    api_key, email = row
-    now = utcnow()
-    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_GRANULARITY:
-        api_key.last_used_at = now
-    return Principal(api_key.user_id, email, "api_key")
+    stale = row.last_used_at is None or utcnow() - row.last_used_at > LAST_USED_GRANULARITY
+    return Principal(row.user_id, row.email, "api_key", key_id=row.id, key_use_unrecorded=stale)
 
 
+def mark_api_key_used(db: Session, key_id: str) -> None:
+    db.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))

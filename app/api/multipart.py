@@ -57,9 +57,6 @@ class ParsedForm:
         values = self.fields.get(name)
         return values[-1] if values else None
 
-    def files_named(self, *names: str) -> list[UploadedFile]:
-        return [upload for upload in self.files if upload.name in names]
-
     def close(self) -> None:
         for upload in self.files:
             upload.close()

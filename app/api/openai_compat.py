@@ -19,20 +19,21 @@ import asyncio
 import base64
 import time
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.accounts.service import Principal
-from app.api.multipart import Limits, ParsedForm, parse_multipart
-from app.api.openapi import COMPAT_REQUEST, COMPAT_RESPONSES
+from app.api.docs import COMPAT_REQUEST, COMPAT_RESPONSES
+from app.api.multipart import ParsedForm
+from app.api.openai_schemas import ImageDatum, ImagesResponse, ImageUsage
+from app.api.uploads import Upload, streams_upload, upload_form
 from app.context import AppContext
-from app.deps import Context, identify
+from app.deps import Context, bearer_token
 from app.editor import service as edits
 from app.editor import sizes
-from app.editor.validation import MAX_IMAGES
-from app.errors import AppError, NotAuthenticated
+from app.errors import AppError
 from app.front_doors import register_error_renderer
 from app.models import Edit
 
@@ -67,54 +68,45 @@ class OpenAIError(AppError):
         self.should_retry = should_retry
 
 
+def require_bearer(request: Request) -> None:
+    """A session cookie is not enough at this door (it has no CSRF token): say so in OpenAI's words."""
+    if bearer_token(request) is None:
+        raise OpenAIError("You didn't provide an API key. Send it as 'Authorization: Bearer <key>'; create "
+                          "one on your account page or with 'python -m app apikeys create'.", status=401,
+                          type="invalid_request_error", code=None)
+
+
+ImageUpload = Annotated[Upload, Depends(upload_form(frozenset({"image", "image[]"}), api_key_only=True))]
+
+
 @router.post("/v1/images/edits", openapi_extra=COMPAT_REQUEST, responses=COMPAT_RESPONSES,
-             summary="Edit images (OpenAI-compatible)")
-async def create_image_edit(request: Request, context: Context) -> JSONResponse:
+             summary="Edit images (OpenAI-compatible)", dependencies=[Depends(require_bearer)])
+@streams_upload
+async def create_image_edit(request: Request, response: Response, upload: ImageUpload,
+                            context: Context) -> ImagesResponse:
     """OpenAI's `images.edit`: multipart `image` or `image[]` (1–9), `prompt`, `model`, `quality`, `size`,
     `output_format`, `output_compression`, `n` (1), `background`, `user`. Waits for the edit (at most
     COMPAT_WAIT_SECONDS) and answers `{created, data: [{b64_json}], output_format, quality, size, usage}`."""
-    principal = await run_in_threadpool(_api_key_principal, request, context)
-    limits = Limits(file_fields=frozenset({"image", "image[]"}), max_files=MAX_IMAGES,
-                    max_file_bytes=context.settings.max_upload_bytes)
-    form = await parse_multipart(request, limits)
-    try:
-        submission = _submission(request, context, form)
-        edit, replayed = await run_in_threadpool(edits.submit, context, principal.user_id, submission)
-        if replayed and edit.status == "failed" and submission.idempotency_key is None:
-            # A failed edit cost nothing, so sending the request again is a fresh try, not a double charge.
-            submission.replay_window = None
-            edit, replayed = await run_in_threadpool(edits.submit, context, principal.user_id, submission)
-    finally:
-        form.close()
-    edit = await _wait_for(request, context, principal.user_id, edit)
+    user_id = upload.principal.user_id
+    submission = _submission(request, context, upload.form)
+    edit, replayed = await run_in_threadpool(edits.submit, context, user_id, submission)
+    if replayed and edit.status == "failed" and submission.idempotency_key is None:
+        # A failed edit cost nothing, so sending the request again is a fresh try, not a double charge.
+        submission.replay_window = None
+        edit, replayed = await run_in_threadpool(edits.submit, context, user_id, submission)
+    edit = await _wait_for(request, context, user_id, edit)
     if edit.status == "failed":
         raise _failure(edit)
     assert edit.result_key is not None
     data = await run_in_threadpool(context.storage.get, edit.result_key)
-    body = {
-        "created": int(edit.created_at.timestamp()),
-        "data": [{"b64_json": base64.b64encode(data).decode()}],
-        "output_format": edit.output_format,
-        "quality": edit.quality,
-        "size": f"{edit.width}x{edit.height}",
-        "usage": edit.usage if isinstance(edit.usage, dict) and "input_tokens" in edit.usage else ZERO_USAGE,
-    }
-    headers = {"X-Edit-Id": edit.id}
+    response.headers["X-Edit-Id"] = edit.id
     if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(body, headers=headers)
-
-
-def _api_key_principal(request: Request, context: AppContext) -> Principal:
-    """The caller by API key. A session cookie is not enough here: this door has no CSRF token."""
-    if not request.headers.get("authorization", "").lower().startswith("bearer "):
-        raise OpenAIError("You didn't provide an API key. Send it as 'Authorization: Bearer <key>'; create "
-                          "one on your account page or with 'python -m app apikeys create'.", status=401,
-                          type="invalid_request_error", code=None)
-    principal = identify(request, context)
-    if principal is None or principal.via != "api_key":
-        raise NotAuthenticated("Incorrect API key provided.", code="invalid_api_key")
-    return principal
+        response.headers["Idempotent-Replayed"] = "true"
+    usage = edit.usage if isinstance(edit.usage, dict) and "input_tokens" in edit.usage else ZERO_USAGE
+    return ImagesResponse(
+        created=int(edit.created_at.timestamp()), data=[ImageDatum(b64_json=base64.b64encode(data).decode())],
+        output_format=edit.output_format, quality=edit.quality, size=f"{edit.width}x{edit.height}",  # type: ignore[arg-type]
+        usage=ImageUsage.model_validate(usage))
 
 
 def _submission(request: Request, context: AppContext, form: ParsedForm) -> edits.Submission:

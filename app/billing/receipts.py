@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.billing import ledger
 from app.billing.payments import DISPUTE_CLOSED
 from app.models import StripePayment, TopUp
 
@@ -46,19 +43,3 @@ def _dispute(payment: StripePayment | None) -> str | None:
     if payment.dispute_status in ("won", "lost"):
         return payment.dispute_status
     return "closed" if payment.dispute_status in DISPUTE_CLOSED else "open"
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
-def topup_json(db: Session, topup: TopUp) -> dict[str, Any]:
-    """A top-up as the JSON API and the success page's script see it. `credited` turns true once the webhook
-    has put its credits in (the success page never grants them itself)."""
-    balance = ledger.balance(db, topup.user_id)
-    return {
-        "id": topup.id, "status": topup.status, "credited": topup.status == "paid", "credits": topup.credits,
-        "amount": topup.amount, "currency": topup.currency, "source": topup.source,
-        "created_at": _iso(topup.created_at), "paid_at": _iso(topup.paid_at), "failure": topup.failure_message,
-        "balance": balance.available,
-    }

@@ -4,6 +4,13 @@ succeeded and charge the reservation in one transaction. Any failure returns the
 A claim is a conditional UPDATE, so two workers handed the same edit (a re-sent message, a sweeper that
 was too quick) never both run it; a worker whose lease lapsed cannot overwrite the outcome of the attempt
 that replaced it, because every outcome is written only `WHERE attempts = <its own attempt>`.
+
+Fair order between people: a RUN_EDIT message means "one queued edit is waiting", not "run this one". Every
+queued edit sent exactly one, so the counts match whichever edit each message ends up starting, and the
+worker starts the fairest ready edit: that of the person with the fewest edits running, then the person
+served least recently, then the longest waiting. One person's six edits thus take turns with another's
+one instead of standing in front of it. A queued edit's `lease_until` is the time it may start again (a
+retry's backoff), so a message meant for another edit cannot start it early.
 """
 
 from __future__ import annotations
@@ -11,13 +18,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Update, func, or_, update
+from sqlalchemy import ColumnElement, Update, and_, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from app.backends.base import BackendRefused, BackendUnavailable, EditRequest
-from app.billing import auto_recharge, ledger
+from app.billing import ledger
 from app.editor import output
 from app.editor.keys import reservation_id, result_key
 from app.models import Edit
@@ -30,6 +38,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUN_EDIT = "run_edit"
+# Looks for the fairest edit before a message is given back to the queue, when other workers keep taking
+# the chosen edit first (PostgreSQL; SQLite runs one writer at a time).
+CLAIM_TRIES = 5
+# A message sent for an edit that waits for its retry time arrives this much after that time.
+READY_MARGIN_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -94,26 +107,58 @@ class Runner:
             self.context.storage.delete(stored_key)  # a newer attempt owns the edit now
 
     def _claim(self, edit_id: str) -> Claim | None:
-        settings = self.context.settings
-        now = utcnow()
+        """Start the fairest ready edit, whichever edit this message was sent for (see the module docstring).
+        Only when no queued edit is ready does the message fall back to its own edit, if that edit's lease
+        lapsed (a message delivered again after its worker died)."""
+        max_attempts = self.context.settings.max_attempts
+        for _ in range(CLAIM_TRIES):
+            with self.context.transaction() as db:
+                now = utcnow()
+                fairest = _fairest_ready(db, now, max_attempts)
+                claim = self._take(db, fairest or edit_id, now)
+            if claim is not None or fairest is None:
+                break
+            # Another worker started that edit between our look and our UPDATE: look again.
+        else:
+            # The edit this message stands for is still waiting: give the message back rather than lose it.
+            self.context.queue.send(RUN_EDIT, edit_id)
+            return None
+        if fairest is None:
+            self._wake_when_ready()
+        return claim
+
+    def _wake_when_ready(self) -> None:
+        """This message found no ready edit. If some wait for their retry time, make sure one message comes
+        back then: one delivered a moment early (a restart re-sends every queued edit at once, clocks round
+        to milliseconds) must not leave an edit with none. A spare message only finds nothing to do."""
         with self.context.transaction() as db:
-            row = db.execute(
-                update(Edit)
-                .where(Edit.id == edit_id, Edit.attempts < settings.max_attempts,
-                       or_(Edit.status == "queued", (Edit.status == "running") & (Edit.lease_until < now)))
-                .values(status="running", attempts=Edit.attempts + 1,
-                        lease_until=now + timedelta(seconds=settings.lease_seconds),
-                        started_at=func.coalesce(Edit.started_at, now))
-                .returning(Edit.attempts)
-            ).first()
-            if row is None:
-                return None
-            edit = db.get(Edit, edit_id)
-            assert edit is not None
-            return Claim(edit_id=edit.id, user_id=edit.user_id, attempt=row[0], prompt=edit.prompt,
-                         quality=edit.quality, width=edit.width, height=edit.height,
-                         output_format=edit.output_format, output_compression=edit.output_compression,
-                         background=edit.background, input_keys=[i.storage_key for i in edit.inputs])
+            row = db.execute(select(Edit.id, Edit.lease_until)
+                             .where(Edit.status == "queued", Edit.lease_until > utcnow())
+                             .order_by(Edit.lease_until).limit(1)).first()
+        if row is not None:
+            delay = (row.lease_until - utcnow()).total_seconds() + READY_MARGIN_SECONDS
+            self.context.queue.send(RUN_EDIT, row.id, delay_seconds=max(delay, READY_MARGIN_SECONDS))
+
+    def _take(self, db: Session, edit_id: str, now: datetime) -> Claim | None:
+        """The claim itself: one conditional UPDATE, so two workers never both start one edit."""
+        settings = self.context.settings
+        row = db.execute(
+            update(Edit)
+            .where(Edit.id == edit_id, Edit.attempts < settings.max_attempts,
+                   or_(_ready(now, settings.max_attempts), (Edit.status == "running") & (Edit.lease_until < now)))
+            .values(status="running", attempts=Edit.attempts + 1,
+                    lease_until=now + timedelta(seconds=settings.lease_seconds),
+                    started_at=func.coalesce(Edit.started_at, now))
+            .returning(Edit.attempts)
+        ).first()
+        if row is None:
+            return None
+        edit = db.get(Edit, edit_id)
+        assert edit is not None
+        return Claim(edit_id=edit.id, user_id=edit.user_id, attempt=row[0], prompt=edit.prompt,
+                     quality=edit.quality, width=edit.width, height=edit.height,
+                     output_format=edit.output_format, output_compression=edit.output_compression,
+                     background=edit.background, input_keys=[i.storage_key for i in edit.inputs])
 
     def _owned(self, claim: Claim) -> Update:
         return update(Edit).where(Edit.id == claim.edit_id, Edit.status == "running",
@@ -140,7 +185,8 @@ class Runner:
                 return False
             ledger.settle(db, pending_id=reservation_id(claim.edit_id), kind="post",
                           reason="Charged for the edit")
-        auto_recharge.after_charge(self.context, claim.user_id)  # queues a top-up if now below the threshold
+        for follow_up in self.context.after_charge:  # e.g. billing queues a top-up if now below its threshold
+            follow_up(claim.user_id)
         log.info("edit %s succeeded (attempt %d)", claim.edit_id, claim.attempt)
         return True
 
@@ -159,11 +205,48 @@ class Runner:
             return
         delay = self.context.settings.retry_base_seconds * 2 ** (claim.attempt - 1)
         with self.context.transaction() as db:
+            now = utcnow()
+            # The wait lives in the row, not only in the message's delay: any message may start any ready edit.
             requeued = db.execute(self._owned(claim).values(
-                status="queued", lease_until=None, enqueued_at=utcnow())).rowcount == 1  # type: ignore[attr-defined]
+                status="queued", lease_until=now + timedelta(seconds=delay),
+                enqueued_at=now)).rowcount == 1  # type: ignore[attr-defined]
         if requeued:
             self.context.queue.send(RUN_EDIT, claim.edit_id, delay_seconds=delay)
             log.warning("edit %s attempt %d: %s; retrying in %.0fs", claim.edit_id, claim.attempt, code, delay)
+
+
+def _ready(now: datetime, max_attempts: int) -> ColumnElement[bool]:
+    """Queued edits a worker may start now: attempts left, and not waiting for a retry's time."""
+    return and_(Edit.status == "queued", Edit.attempts < max_attempts,
+                or_(Edit.lease_until.is_(None), Edit.lease_until <= now))
+
+
+def _fairest_ready(db: Session, now: datetime, max_attempts: int) -> str | None:
+    """The ready edit to start next: of the person with the fewest edits running, then the one whose last
+    edit started longest ago (or never), then whose oldest ready edit has waited longest; that person's
+    oldest ready edit. "Last started" is what keeps turns when nobody is running at the moment of a claim
+    (one worker, or edits that finish quickly): without it the oldest edit would always win, which is
+    first in, first out again."""
+    ready = _ready(now, max_attempts)
+    waiting = (select(Edit.user_id, func.min(Edit.created_at).label("since"))
+               .where(ready).group_by(Edit.user_id).subquery())
+    other = aliased(Edit)
+    running = (select(func.count()).select_from(other)
+               .where(other.user_id == waiting.c.user_id, other.status == "running")
+               .correlate(waiting).scalar_subquery())
+    # A person's edits start oldest first, so the newest started one holds their latest start; walking
+    # back from the newest (ix_edits_user_created) passes only their few queued edits.
+    last_started = (select(other.started_at)
+                    .where(other.user_id == waiting.c.user_id, other.started_at.is_not(None))
+                    .order_by(other.created_at.desc(), other.id.desc()).limit(1)
+                    .correlate(waiting).scalar_subquery())
+    person = db.execute(select(waiting.c.user_id)
+                        .order_by(running, last_started.asc().nulls_first(), waiting.c.since, waiting.c.user_id)
+                        .limit(1)).scalar()
+    if person is None:
+        return None
+    return db.execute(select(Edit.id).where(ready, Edit.user_id == person)
+                      .order_by(Edit.created_at, Edit.id).limit(1)).scalar()
 
 
 class _LeaseKeeper:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.backends.base import BackendRefused, Plan, PlanRequest
@@ -33,13 +34,30 @@ from app.editor.validation import (
     clean_image,
     clean_prompt,
 )
-from app.errors import AccountOnHold, Conflict, EditRefused, InsufficientCredits, NotFound, ValidationFailed
+from app.errors import (
+    AccountOnHold,
+    Conflict,
+    EditRefused,
+    InsufficientCredits,
+    NotFound,
+    TooManyRequests,
+    ValidationFailed,
+)
 from app.models import Edit, EditInput
 from app.models.base import new_id, utcnow
 
 if TYPE_CHECKING:
-    from app.api.multipart import UploadedFile
     from app.context import AppContext
+
+
+class Upload(Protocol):
+    """An uploaded image as the service needs it: whatever door received it (the multipart parser's
+    files satisfy this)."""
+
+    @property
+    def sha256(self) -> str: ...
+
+    def read(self) -> bytes: ...
 
 
 @dataclass
@@ -47,7 +65,7 @@ class Submission:
     """An edit as a person or program asked for it, before any check."""
 
     prompt: str | None
-    images: list[UploadedFile]
+    images: Sequence[Upload]
     quality: str | None = None
     resolution: str | None = None
     aspect_ratio: str | None = None
@@ -103,6 +121,7 @@ def submit(context: AppContext, user_id: str, submission: Submission) -> tuple[E
         replay = _find_replay(db, user_id, submission, request_hash)
         if replay is not None:
             return replay, True
+        _check_active_edits(db, user_id, context.settings.edit_max_active_per_user)
         _check_can_spend(db, user_id, credits)
         edit = Edit(
             id=edit_id, user_id=user_id, status="queued", prompt=prompt, quality=options.quality,
@@ -157,6 +176,17 @@ def _find_replay(db: Session, user_id: str, submission: Submission, request_hash
             .order_by(Edit.created_at.desc()).limit(1)
         ).scalar_one_or_none()
     return None
+
+
+def _check_active_edits(db: Session, user_id: str, limit: int) -> None:
+    """At most `limit` edits per person waiting or running (EDIT_MAX_ACTIVE_PER_USER). Called under the
+    account's lock, so a person's simultaneous submissions count each other."""
+    active = db.execute(select(func.count()).select_from(Edit).where(
+        Edit.user_id == user_id, Edit.status.in_(("queued", "running")))).scalar_one()
+    if active >= limit:
+        # Nothing to compute the wait from (edits take seconds to minutes); asking again is free.
+        raise TooManyRequests(f"You have {active} edits waiting or running; wait for one to finish.",
+                              code="too_many_active_edits", retry_after=10)
 
 
 def _check_can_spend(db: Session, user_id: str, credits: int) -> None:

@@ -4,14 +4,12 @@ message was lost, and fails edits that used up their attempts, returning their c
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
 
 from app.billing import ledger
-from app.billing.sweeper import sweep as sweep_billing
 from app.editor.keys import reservation_id
 from app.editor.runner import RUN_EDIT
 from app.models import Edit
@@ -69,28 +67,3 @@ def sweep(context: AppContext, *, all_running_are_orphans: bool = False, resend_
     if to_send:
         log.info("sweeper re-sent %d edit(s)", len(to_send))
     return moved + len(stale_ids)
-
-
-class Sweeper:
-    """Runs `sweep` every SWEEP_INTERVAL_SECONDS on a daemon thread."""
-
-    def __init__(self, context: AppContext) -> None:
-        self.context = context
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="sweeper", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.context.settings.sweep_interval_seconds):
-            try:
-                sweep(self.context)
-                sweep_billing(self.context)  # unhandled Stripe events, recharges with no outcome yet
-            except Exception:
-                log.exception("sweep failed")

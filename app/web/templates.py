@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from app.accounts import cookies
 from app.errors import AppError
+from app.web.viewer import Viewer
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 templates = Jinja2Templates(directory=ROOT / "templates")
@@ -43,43 +42,23 @@ templates.env.globals.update(asset=asset)
 templates.env.filters.update(credits=credits_label, money=money)
 
 
-def render(request: Request, name: str, status_code: int = 200, *, db: Session | None = None,
-           **context: Any) -> HTMLResponse:
-    """A page, with the signed-in person (if any), their balance and the CSRF token in its context.
-
-    Pass the request's `db` when the handler has one: on SQLite a second transaction in the same thread
-    would wait for the first one's write lock."""
-    from app.deps import identify
-
-    app_context = request.app.state.context
-    principal = context.pop("principal", None) or _safe_identify(request, app_context, identify)
+def render(request: Request, name: str, viewer: Viewer, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A page, with what its layout needs from `viewer` (app.web.viewer) and the site's settings."""
+    settings = request.app.state.context.settings
     base: dict[str, Any] = {
         "request": request,
-        "principal": principal,
-        "csrf_token": cookies.csrf_token(request),
-        "payments_enabled": app_context.settings.payments_enabled,
-        "backend": app_context.backend,
+        "principal": viewer.principal,
+        "balance": viewer.balance,
+        "csrf_token": viewer.csrf_token,
+        "payments_enabled": settings.payments_enabled,
+        "backend": request.app.state.context.backend,
     }
-    if principal is not None and "balance" not in context:
-        from app.billing import ledger
-
-        if db is not None:
-            base["balance"] = ledger.balance(db, principal.user_id)
-        else:
-            with app_context.transaction() as own:
-                base["balance"] = ledger.balance(own, principal.user_id)
     base.update(context)
     return templates.TemplateResponse(request, name, base, status_code=status_code)
 
 
-def _safe_identify(request: Request, app_context: Any, identify: Any) -> Any:
-    try:
-        return identify(request, app_context)
-    except AppError:
-        return None
-
-
-def render_error_page(request: Request, error: AppError) -> HTMLResponse:
-    titles = {404: "Not found", 403: "Not allowed", 402: "Not enough credits", 500: "Something went wrong"}
-    return render(request, "error.html", status_code=error.status, error=error,
+def render_error_page(request: Request, error: AppError, viewer: Viewer) -> HTMLResponse:
+    titles = {404: "Not found", 403: "Not allowed", 402: "Not enough credits", 429: "Slow down",
+              500: "Something went wrong"}
+    return render(request, "error.html", viewer, status_code=error.status, error=error,
                   title=titles.get(error.status, "That did not work"))

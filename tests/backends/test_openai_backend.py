@@ -187,11 +187,17 @@ def test_rate_limit_is_retried_after_the_wait_the_provider_asks_for(fake_openai,
     assert len(fake_openai.requests) == 2
 
 
+# A timeout the fake's real answers meet with a wide margin even on a busy machine, and a stall far past it.
+TIMEOUT = 2.0
+SLOWER_THAN_TIMEOUT = 8.0
+
+
 @pytest.mark.nodb
 @pytest.mark.parametrize("failure", [server_error(500), server_error(502), server_error(503), drop(),
-                                     slow(0.8)], ids=["500", "502", "503", "dropped-connection", "timeout"])
+                                     slow(SLOWER_THAN_TIMEOUT)],
+                         ids=["500", "502", "503", "dropped-connection", "timeout"])
 def test_transient_failures_are_retried_within_the_budget(fake_openai, failure):
-    backend = openai_backend_for_tests(fake_openai.url, openai_timeout_seconds=0.4)
+    backend = openai_backend_for_tests(fake_openai.url, openai_timeout_seconds=TIMEOUT)
     fake_openai.then(failure, failure)
     result = backend.edit(edit_request())
     assert result.image.size == (1024, 1024)
@@ -202,10 +208,10 @@ def test_transient_failures_are_retried_within_the_budget(fake_openai, failure):
 @pytest.mark.nodb
 @pytest.mark.parametrize(("failure", "code"), [(server_error(503), "backend_unavailable"),
                                                 (drop(), "backend_unavailable"),
-                                                (slow(0.8), "backend_timeout"),
+                                                (slow(SLOWER_THAN_TIMEOUT), "backend_timeout"),
                                                 (rate_limited(), "rate_limited")])
 def test_after_the_retry_budget_the_backend_is_unavailable(fake_openai, failure, code):
-    backend = openai_backend_for_tests(fake_openai.url, openai_timeout_seconds=0.4, openai_max_retries=2)
+    backend = openai_backend_for_tests(fake_openai.url, openai_timeout_seconds=TIMEOUT, openai_max_retries=2)
     fake_openai.then(failure, failure, failure)
     with pytest.raises(BackendUnavailable) as unavailable:
         backend.edit(edit_request())

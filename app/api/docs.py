@@ -1,14 +1,10 @@
-"""What /docs shows for the routes FastAPI cannot describe by itself.
-
-The upload endpoints read their multipart body as a stream (hard limits while it arrives), so FastAPI sees a
-bare Request and infers no body; their handlers return JSONResponse, so it infers no answer either. The
-request bodies here are written out by hand and the answers are pydantic models that mirror
-`app.api.schemas.edit_json` and OpenAI's ImagesResponse; tests/api/test_openapi.py checks they stay true.
-"""
+"""What /docs shows that FastAPI cannot infer: the error envelopes, the image answers, and the multipart
+bodies of the upload doors (they stream their body with hard limits, so FastAPI sees no parameters).
+Answers are typed by each route's own return model; nothing here repeats them."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -31,151 +27,6 @@ class ErrorEnvelope(BaseModel):
     error: ErrorDetail
 
 
-class EditFailure(BaseModel):
-    code: str
-    message: str
-
-
-class EditInputOut(BaseModel):
-    url: str = Field(description="GET it for the stored input (oriented, metadata removed)")
-    width: int
-    height: int
-    content_type: str
-
-
-class EditOut(BaseModel):
-    """The edit object."""
-
-    id: str
-    status: Literal["queued", "running", "succeeded", "failed"]
-    prompt: str
-    quality: Literal["low", "medium", "high"]
-    resolution: Literal["1K", "2K", "4K"]
-    aspect_ratio: str
-    output_format: Literal["png", "jpeg", "webp"]
-    width: int = Field(description="exact width of the result in pixels")
-    height: int = Field(description="exact height of the result in pixels")
-    credits: int = Field(description="reserved now, charged on success, returned on failure")
-    image_count: int
-    parent_id: str | None
-    error: EditFailure | None
-    result_url: str | None = Field(description="/api/v1/edits/{id}/result once succeeded")
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    backend: str
-    model: str | None
-    plan: list[str] | None = Field(description="the steps the backend planned or ran, in words")
-    usage: dict[str, Any] | None = Field(description="token counts the provider reported, if any")
-    inputs: list[EditInputOut]
-
-
-class SignedUp(BaseModel):
-    id: str
-    email: str
-    balance: int
-
-
-class Me(SignedUp):
-    reserved: int = Field(description="credits held for edits that have not finished")
-    outstanding: int = Field(description="credits owed after a refund or dispute")
-    on_hold: bool
-
-
-class ApiKeyCreated(BaseModel):
-    id: str
-    name: str
-    key: str = Field(description="the key itself: shown in this answer only")
-    last4: str
-    created_at: str
-
-
-class ApiKeyOut(BaseModel):
-    id: str
-    name: str
-    last4: str
-    created_at: str
-    last_used_at: str | None
-
-
-class ApiKeyList(BaseModel):
-    items: list[ApiKeyOut]
-
-
-class PackOut(BaseModel):
-    id: str
-    credits: int
-    amount: int = Field(description="price in the currency's minor unit (cents)")
-    currency: str
-
-
-class BackendOut(BaseModel):
-    name: str
-    plans: bool = Field(description="it can plan (and refuse) an instruction before anything is charged")
-    transparent_output: bool
-
-
-class PricingOut(BaseModel):
-    table: dict[str, dict[str, int]] = Field(description="credits by quality, then resolution")
-    extra_reference_credits: int
-    packs: list[PackOut]
-    resolutions: list[str]
-    long_edges: dict[str, int]
-    qualities: list[str]
-    aspect_ratios: list[str]
-    output_formats: list[str]
-    max_images: int
-    max_prompt_chars: int
-    max_upload_bytes: int
-    max_image_pixels: int
-    backend: BackendOut
-
-
-class Refusal(BaseModel):
-    clause: str | None = Field(description="the part of the instruction that cannot be done")
-    message: str
-    code: str
-    field: str | None
-
-
-class EstimateOut(BaseModel):
-    credits: int
-    width: int
-    height: int
-    balance: int | None = Field(description="your available credits; null when not signed in")
-    affordable: bool | None
-    plan: list[str] | None
-    refusal: Refusal | None
-
-
-class TransferOut(BaseModel):
-    id: str
-    kind: str = Field(description="grant, reserve, post, void, purchase, refund, …")
-    amount: int = Field(description="signed change of the available balance")
-    credits: int
-    balance_after: int
-    reason: str
-    edit_id: str | None
-    created_at: str
-
-
-class Page(BaseModel):
-    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
-
-
-class EditPage(Page):
-    items: list[EditOut]
-
-
-class LedgerPage(Page):
-    items: list[TransferOut]
-
-
-def answer(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route whose handler returns a plain dict: what that dict holds."""
-    return {status: {"model": model}}
-
-
 _IMAGE = {"schema": {"type": "string", "format": "binary"}}
 IMAGE_FILE: dict[int | str, dict[str, Any]] = {200: {
     "description": "The image bytes, with its Content-Type",
@@ -193,9 +44,6 @@ def _errors(envelope: type[BaseModel], statuses: dict[int, str]) -> dict[int | s
 
 
 EDIT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {"model": EditOut, "description": "Accepted: validated, priced and reserved; it runs in the queue. "
-                                           "A replay of an Idempotency-Key answers the first edit with "
-                                           "header `Idempotent-Replayed: true`."},
     **_errors(ErrorEnvelope, {
         400: "Bad input (the field is named)",
         401: "No session and no valid API key",
@@ -259,36 +107,7 @@ class OpenAIErrorEnvelope(BaseModel):
     error: OpenAIErrorDetail
 
 
-class ImageDatum(BaseModel):
-    b64_json: str = Field(description="the edited image, base64-encoded")
-
-
-class TokenDetails(BaseModel):
-    text_tokens: int
-    image_tokens: int
-
-
-class ImageUsage(BaseModel):
-    input_tokens: int
-    input_tokens_details: TokenDetails
-    output_tokens: int
-    output_tokens_details: TokenDetails | None = None
-    total_tokens: int
-
-
-class ImagesResponse(BaseModel):
-    """OpenAI's ImagesResponse."""
-
-    created: int = Field(description="Unix time the edit was created")
-    data: list[ImageDatum] = Field(min_length=1, max_length=1)
-    output_format: Literal["png", "jpeg", "webp"]
-    quality: Literal["low", "medium", "high"]
-    size: str = Field(description="WIDTHxHEIGHT of the image", examples=["1536x1024"])
-    usage: ImageUsage = Field(description="the provider's token counts; zeros when the engine uses no tokens")
-
-
 COMPAT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": ImagesResponse, "description": "The edited image (the request waited for it)"},
     **_errors(OpenAIErrorEnvelope, {
         400: "invalid_request_error naming `param`; image_generation_user_error for moderation_blocked",
         401: "invalid_api_key",

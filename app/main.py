@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from app.accounts import csrf
+from app.accounts import cookies, csrf
 from app.body_limit import install_body_limit
 from app.config import Settings
 from app.context import AppContext, build_context
@@ -39,6 +39,10 @@ SECURITY_HEADERS = {
                                "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
                                "form-action 'self' https://checkout.stripe.com",
 }
+
+
+def _private(request: Request) -> bool:
+    return "authorization" in request.headers or cookies.SESSION_COOKIE in request.cookies
 
 
 def create_app(settings: Settings | None = None, *, context: AppContext | None = None,
@@ -101,6 +105,12 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
         csrf.set_cookie_if_changed(request, response)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if csrf.served_over_https(request):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        if _private(request):
+            # A signed-in page or a private answer (it may show a new API key) stays out of every cache.
+            # Stored images set their own private, immutable caching.
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     return app

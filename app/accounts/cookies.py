@@ -28,7 +28,7 @@ def read_session_token(request: Request, secret_key: str) -> str | None:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    return csrf.served_over_https(request)
 
 
 def set_session_cookie(response: Response, request: Request, token: str, *, secret_key: str, days: int) -> None:

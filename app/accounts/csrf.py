@@ -52,12 +52,19 @@ def rotate(request: Request, session_token: str | None, secret_key: str) -> None
                                 else secrets.token_urlsafe(32))
 
 
+def served_over_https(request: Request) -> bool:
+    """Whether browsers reach us over https: this request's scheme (behind a proxy listed in
+    FORWARDED_ALLOW_IPS, the one it forwards), or a PUBLIC_URL that says so."""
+    public_url = request.app.state.context.settings.public_url or ""
+    return request.url.scheme == "https" or public_url.startswith("https://")
+
+
 def set_cookie_if_changed(request: Request, response: Response) -> None:
     """Store the token chosen during this request, if the browser's cookie does not already hold it."""
     token = getattr(request.state, "csrf_token", None)
     if token and request.cookies.get(CSRF_COOKIE) != token:
         response.set_cookie(CSRF_COOKIE, token, max_age=365 * 86400, httponly=False, samesite="lax",
-                            secure=request.url.scheme == "https", path="/")
+                            secure=served_over_https(request), path="/")
 
 
 def _same_origin(request: Request, public_url: str | None) -> bool:

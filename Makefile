@@ -6,24 +6,52 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test bench install dev-install models chromium lint test-sqlite test-postgresql
+.PHONY: run test bench install dev-install models chromium lint lock test-sqlite test-postgresql
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# Reinstall only when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# Dependencies come from the hashed lock files in requirements/ (made by `make lock`), then the package
+# itself without dependencies. Reinstall only when the lock or pyproject.toml changes. `pip check` fails
+# when pyproject.toml asks for something the lock does not give (run `make lock`).
+$(VENV)/.installed: requirements/run.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r requirements/run.txt
+	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip check
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+$(VENV)/.installed-dev: requirements/dev.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip check
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed models
 
 dev-install: $(VENV)/.installed-dev models
+
+# The lock files, one per combination we install, each with every file's SHA-256:
+#   requirements/base.txt  the app alone (an EDIT_BACKEND=openai deployment)
+#   requirements/run.txt   + the `local` extra (the offline engine): `make run`, the Dockerfile
+#   requirements/dev.txt   + local + dev: `make test`, `make lint`, `make bench`
+# One resolution for Python 3.11 and newer on every platform. uv keeps the versions already in the files
+# unless pyproject.toml needs others; `make lock LOCK_FLAGS=--upgrade` moves everything to the newest.
+# run and base are constrained by dev, so a package has the same version in all three;
+# requirements/constraints.in holds back what must not move (each line says why).
+UV_VERSION := 0.13.8
+LOCK_FLAGS ?=
+COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" -c requirements/constraints.in $(LOCK_FLAGS)
+
+$(VENV)/.uv-$(UV_VERSION): | $(BIN)/python
+	$(BIN)/pip install -q uv==$(UV_VERSION)
+	touch $@
+
+lock: $(VENV)/.uv-$(UV_VERSION)
+	$(COMPILE) --extra local --extra dev -o requirements/dev.txt
+	$(COMPILE) --extra local -c requirements/dev.txt -o requirements/run.txt
+	$(COMPILE) -c requirements/dev.txt -o requirements/base.txt
 
 # The offline engine's person-segmentation model, fetched from PyPI and checked by its SHA-256.
 models: $(BIN)/python

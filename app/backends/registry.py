@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 
 KNOWN_BACKENDS: dict[str, tuple[str, str]] = {
     # name: (import path, what to install when it is missing)
-    "local": ("app.backends.local.engine:LocalBackend", "pip install -e . (the offline engine ships with the app)"),
+    "local": (
+        "app.backends.local.engine:LocalBackend",
+        "install the offline engine's extra: pip install 'imagedit[local]' (make install does)",
+    ),
     "openai": ("app.backends.openai:OpenAIBackend", "set OPENAI_API_KEY; httpx ships with the app"),
 }
 

@@ -52,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from app.errors import AppError, ConfigurationError
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ConfigurationError as exc:  # e.g. a shared database or queue without SECRET_KEY
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     handler = {"serve": _serve, "worker": _worker, "migrate": _migrate, "users": _users, "credits": _credits,
                "apikeys": _apikeys, "ledger": _ledger}[args.command]
     try:
@@ -70,8 +74,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     print(f"Serving on http://{host}:{port} (data in {settings.data_dir})", flush=True)
-    uvicorn.run("app.asgi:app", host=host, port=port, reload=args.reload, proxy_headers=True,
-                forwarded_allow_ips="127.0.0.1", log_level="info")
+    # X-Forwarded-* are believed only from FORWARDED_ALLOW_IPS; with none (the default) they are ignored.
+    trusted = settings.forwarded_allow_ips.strip()
+    uvicorn.run("app.asgi:app", host=host, port=port, reload=args.reload, proxy_headers=bool(trusted),
+                forwarded_allow_ips=trusted or None, log_level="info")
     return 0
 
 

@@ -6,7 +6,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,7 +57,16 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1)
     retry_base_seconds: float = Field(default=2.0, ge=0)
     """A transient failure is retried after this many seconds, doubling each attempt."""
+    edit_max_active_per_user: int = Field(default=8, ge=1)
+    """Edits one person may have waiting or running at once; one more is answered 429
+    too_many_active_edits, with nothing stored or charged. Workers already take turns between people, so
+    this only bounds what one account can park in the queue (inputs, reservations); 8 leaves room for a
+    batch such as six 4K edits and a few retries."""
     sweep_interval_seconds: float = Field(default=10.0, gt=0)
+    edit_memory_mb: int = Field(default=1024, gt=0)
+    """Memory the edits of one process may hold at once (all its worker threads together). Each edit
+    reserves its estimated peak before it decodes anything and waits while the rest is taken; one that
+    needs more than all of it runs alone. The default suits a 2 GB host."""
     compat_wait_seconds: float = Field(default=600.0, gt=0)
     """How long POST /v1/images/edits waits for its edit before answering 504."""
     compat_replay_seconds: float = Field(default=1800.0, ge=0)
@@ -69,6 +78,81 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 50_000_000
     session_days: int = 30
+
+    # Running in public (app.limits, app.body_limit): who the client is, and how often they may ask.
+    forwarded_allow_ips: str = ""
+    """Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed: comma-separated IPs or CIDRs
+    (`10.0.0.0/8,127.0.0.1`), or `*`. Empty (the default) trusts nobody: the client is the connection's peer."""
+    rate_limits_enabled: bool = True
+    """Off only for a private deployment or a load test; every rule below is then ignored."""
+    rate_limit_storage_url: str | None = None
+    """Where the counters live (a `limits` storage URI: memory://, redis://…). Default: the queue's Redis when
+    QUEUE_URL is redis://, so every web process counts together; otherwise this process's memory."""
+    rate_limit_strategy: str = "moving-window"
+    """`moving-window` (exact), `fixed-window` (cheapest) or `sliding-window-counter`."""
+    rate_limit_login_per_account: str = "5/minute;10/15minutes"
+    """Failed log-ins per email address, known or not: the first limit slows guessing down, the last locks
+    the address out for its window. Rules are `limits` strings (`N/period`, several joined by `;`); empty = off."""
+    rate_limit_login_per_address: str = "10/minute;50/hour"
+    """Failed log-ins per client address, whatever the email (password spraying)."""
+    rate_limit_signup_per_address: str = "5/hour"
+    """Sign-up attempts per client address."""
+    rate_limit_estimate_per_address: str = "120/minute"
+    """Price estimates per client address (anyone may ask, signed in or not)."""
+    rate_limit_submit_per_user: str = "30/minute"
+    """Edits submitted per person, whichever door they use."""
+    rate_limit_api_key: str = "300/minute"
+    """Requests per API key (counted on the key as sent, so guessed keys are limited too)."""
+    signup_grants_per_address_per_day: int = Field(default=3, ge=0)
+    """Sign-ups per client address per day that receive SIGNUP_CREDITS; later ones get an account without
+    free credits (0 = never grant by address)."""
+
+    @field_validator("rate_limit_login_per_account", "rate_limit_login_per_address", "rate_limit_signup_per_address",
+                     "rate_limit_estimate_per_address", "rate_limit_submit_per_user", "rate_limit_api_key")
+    @classmethod
+    def _rate_limit_rule(cls, value: str) -> str:
+        from limits import parse_many
+
+        if value.strip():
+            parse_many(value)  # ValueError names the string it could not read
+        return value.strip()
+
+    @field_validator("rate_limit_strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        from limits.strategies import STRATEGIES
+
+        if value not in STRATEGIES:
+            raise ValueError(f"use one of {', '.join(STRATEGIES)}")
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        import ipaddress
+
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            if entry != "*":
+                ipaddress.ip_network(entry, strict=False)  # ValueError names the entry
+        return value
+
+    @model_validator(mode="after")
+    def _shared_processes_need_a_secret_key(self) -> Settings:
+        # Without SECRET_KEY each machine generates its own in DATA_DIR: sessions, CSRF tokens and signed links
+        # made by one process would be refused by the others that share its database or queue.
+        shared = [name for name, is_shared in (
+            ("QUEUE_URL", not self.queue_url.startswith("memory://")),
+            ("DATABASE_URL", not self.resolved_database_url.startswith("sqlite")),
+        ) if is_shared]
+        if shared and not self.secret_key:
+            from app.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"SECRET_KEY is not set, but {' and '.join(shared)} {'is' if len(shared) == 1 else 'are'} shared "
+                "with other processes, and every process that shares them must sign sessions and links with the "
+                "same key. Set SECRET_KEY to one long random value in all of them (for example the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`).")
+        return self
 
     @field_validator("data_dir")
     @classmethod

@@ -4,6 +4,7 @@ module registers that renderer), and a page for people. Never a stack trace."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -35,6 +36,14 @@ def api_error(exc: AppError) -> JSONResponse:
 
 
 def _render(request: Request, exc: AppError) -> Response:
+    response = _in_envelope(request, exc)
+    retry_after = getattr(exc, "retry_after", None)  # a refusal by a limit says when to come back, on every door
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return response
+
+
+def _in_envelope(request: Request, exc: AppError) -> Response:
     path = request.url.path
     for prefix, renderer in _renderers:
         if path.startswith(prefix):
@@ -44,8 +53,9 @@ def _render(request: Request, exc: AppError) -> Response:
     if exc.status == 401:
         return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
     from app.web.templates import render_error_page
+    from app.web.viewer import viewer_for
 
-    return render_error_page(request, exc)
+    return render_error_page(request, exc, viewer_for(request, request.app.state.context))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -9,8 +9,10 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from app import limits
 from app.accounts import cookies
 from app.accounts import service as accounts
+from app.accounts.routes import authenticate_limited
 from app.api.paging import page_of, sequence_cursor
 from app.billing import ledger
 from app.context import AppContext
@@ -40,12 +42,13 @@ def signup_page(request: Request, viewer: AnyViewer, context: Context, next: str
                   signup_credits=context.settings.signup_credits)
 
 
-@router.post("/signup", response_class=HTMLResponse)
+@router.post("/signup", response_class=HTMLResponse, dependencies=[limits.SignupLimited])
 def signup_submit(request: Request, viewer: AnyViewer, db: DbSession, context: Context,
-                  email: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
-                  next: Annotated[str, Form()] = "") -> Response:
+                  address: limits.ClientAddress, email: Annotated[str, Form()] = "",
+                  password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "") -> Response:
     try:
-        user = accounts.sign_up(context, email=email, password=password, may_grant=True)
+        user = accounts.sign_up(context, email=email, password=password,
+                                may_grant=lambda: limits.take_signup_grant(context, address))
     except AppError as error:
         return render(request, "auth.html", viewer, status_code=error.status, mode="signup", error=error,
                       email=email, next=_safe_next(next), signup_credits=context.settings.signup_credits)
@@ -59,10 +62,10 @@ def login_page(request: Request, viewer: AnyViewer, next: str | None = None) -> 
 
 @router.post("/login", response_class=HTMLResponse)
 def login_submit(request: Request, viewer: AnyViewer, db: DbSession, context: Context,
-                 email: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
-                 next: Annotated[str, Form()] = "") -> Response:
+                 address: limits.ClientAddress, email: Annotated[str, Form()] = "",
+                 password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "") -> Response:
     try:
-        user = accounts.authenticate(context, email=email, password=password)
+        user = authenticate_limited(context, email, password, address)
     except AppError as error:
         return render(request, "auth.html", viewer, status_code=error.status, mode="login", error=error,
                       email=email, next=_safe_next(next))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
+from app import limits
 from app.accounts import cookies
 from app.accounts import service as accounts
 from app.accounts.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut, Credentials, Me, SignedUp
@@ -12,25 +13,44 @@ from app.api.docs import API_ERRORS
 from app.billing import ledger
 from app.context import AppContext
 from app.deps import Context, CsrfProtected, CurrentPrincipal, DbSession, credentials_in_body, session_token
+from app.errors import NotAuthenticated
+from app.models import User
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=API_ERRORS, dependencies=[CsrfProtected])
+router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=API_ERRORS,
+                   dependencies=[CsrfProtected, limits.ApiKeyLimited])
 
 
-@router.post("/auth/signup", status_code=201)
+@router.post("/auth/signup", status_code=201, dependencies=[limits.SignupLimited])
 @credentials_in_body
-def signup(body: Credentials, request: Request, response: Response, db: DbSession, context: Context) -> SignedUp:
-    """Create an account (with the sign-up credits, see README "Running in public") and sign in."""
-    user = accounts.sign_up(context, email=body.email, password=body.password, may_grant=True)
+def signup(body: Credentials, request: Request, response: Response, db: DbSession, context: Context,
+           address: limits.ClientAddress) -> SignedUp:
+    """Create an account and sign in. The sign-up credits come once per mailbox, to a few new accounts per
+    client address a day (README "Running in public")."""
+    user = accounts.sign_up(context, email=body.email, password=body.password,
+                            may_grant=lambda: limits.take_signup_grant(context, address))
     _sign_in(request, response, db, context, user.id)
     return SignedUp(id=user.id, email=user.email, balance=ledger.balance(db, user.id).available)
 
 
 @router.post("/auth/login")
 @credentials_in_body
-def login(body: Credentials, request: Request, response: Response, db: DbSession, context: Context) -> Me:
-    user = accounts.authenticate(context, email=body.email, password=body.password)
+def login(body: Credentials, request: Request, response: Response, db: DbSession, context: Context,
+          address: limits.ClientAddress) -> Me:
+    """Sign in. Failures are limited per account and per client address (then a temporary lock); an unknown
+    address is treated exactly like a known one."""
+    user = authenticate_limited(context, body.email, body.password, address)
     _sign_in(request, response, db, context, user.id)
     return Me.of(user.id, user.email, ledger.balance(db, user.id))
+
+
+def authenticate_limited(context: AppContext, email: str, password: str, address: str) -> User:
+    """`authenticate` behind the log-in limits: refused while locked, and every failure counted."""
+    limits.before_login(context, email, address)
+    try:
+        return accounts.authenticate(context, email=email, password=password)
+    except NotAuthenticated:
+        limits.after_failed_login(context, email, address)
+        raise
 
 
 def _sign_in(request: Request, response: Response, db: Session, context: AppContext, user_id: str) -> None:

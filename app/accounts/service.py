@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -76,17 +77,19 @@ def create_user(db: Session, *, email: str, password: str, signup_credits: int) 
     return user
 
 
-def sign_up(context: AppContext, *, email: str, password: str, may_grant: bool) -> User:
+def sign_up(context: AppContext, *, email: str, password: str, may_grant: Callable[[], bool]) -> User:
     """A person signing themselves up. The password is hashed before any transaction opens (it is the slow
     part). SIGNUP_CREDITS are granted once per mailbox, ever (`a+shop@x` and `a@x` are one; so are dotted
-    Gmail variants), and only when `may_grant` (the caller's per-address allowance of free accounts)."""
+    Gmail variants), and only if `may_grant()` (asked once the input is valid: the caller's per-address
+    allowance of free accounts)."""
     normalized = normalize_email(email)
     password_hash = hash_password(check_password(password))
+    grant_allowed = may_grant()
     with context.transaction() as db:
         user = _insert_user(db, normalized, password_hash)
         grant_id = f"signup-mailbox:{_digest(mailbox(normalized))[:40]}"
         amount = context.settings.signup_credits
-        if may_grant and amount > 0 and ledger.find(db, grant_id) is None:
+        if grant_allowed and amount > 0 and ledger.find(db, grant_id) is None:
             try:
                 with db.begin_nested():
                     ledger.transfer(db, transfer_id=grant_id, user_id=user.id, kind="grant", amount=amount,

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from app import limits
 from app.api.docs import COMPAT_REQUEST, COMPAT_RESPONSES
 from app.api.multipart import ParsedForm
 from app.api.openai_schemas import ImageDatum, ImagesResponse, ImageUsage
@@ -37,7 +38,7 @@ from app.errors import AppError
 from app.front_doors import register_error_renderer
 from app.models import Edit
 
-router = APIRouter(tags=["openai-compatible"])
+router = APIRouter(tags=["openai-compatible"], dependencies=[limits.ApiKeyLimited])
 
 QUALITIES = {"low": "low", "medium": "medium", "high": "high", "auto": "medium"}
 BACKGROUNDS = ("auto", "opaque", "transparent")

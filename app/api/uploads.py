@@ -1,6 +1,7 @@
 """The one door for image uploads, shared by the JSON API, the editor page's form and the OpenAI-compatible
 endpoint: who is calling, then the multipart body parsed as it streams within hard limits, then the CSRF
-rule for cookie-authenticated callers. The parsed files are closed when the request ends."""
+rule for cookie-authenticated callers, and the per-person submission limit. The parsed files are closed
+when the request ends."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from app import limits
 from app.accounts import csrf
 from app.accounts.service import Principal
 from app.api.multipart import Limits, ParsedForm, parse_multipart
@@ -44,9 +46,10 @@ def upload_form(file_fields: frozenset[str], *, api_key_only: bool = False,
         principal = await run_in_threadpool(identify, request, context)
         if principal is None or (api_key_only and principal.via != "api_key"):
             raise NotAuthenticated("Sign in or send an API key (Authorization: Bearer …).")
-        limits = Limits(file_fields=file_fields, max_files=MAX_IMAGES,
-                        max_file_bytes=context.settings.max_upload_bytes)
-        form = await parse_multipart(request, limits)
+        await run_in_threadpool(limits.hit, context, limits.SUBMIT, principal.user_id)  # before the body is read
+        form_limits = Limits(file_fields=file_fields, max_files=MAX_IMAGES,
+                             max_file_bytes=context.settings.max_upload_bytes)
+        form = await parse_multipart(request, form_limits)
         try:
             submitted = request.headers.get(csrf.CSRF_HEADER) or form.get(csrf.CSRF_FIELD)
             await run_in_threadpool(check_csrf, request, context, submitted)

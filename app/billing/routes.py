@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from app import limits
 from app.api.docs import API_ERRORS
 from app.api.paging import Page, page_of, sequence_cursor
 from app.billing import auto_recharge, ledger, webhooks
@@ -23,7 +24,8 @@ from app.models import BillingProfile
 from app.web.templates import render
 from app.web.viewer import SignedInViewer, Viewer, principal_of
 
-api = APIRouter(prefix="/api/v1", tags=["billing"], responses=API_ERRORS, dependencies=[CsrfProtected])
+api = APIRouter(prefix="/api/v1", tags=["billing"], responses=API_ERRORS,
+                dependencies=[CsrfProtected, limits.ApiKeyLimited])
 webhook = APIRouter(prefix="/api/v1/billing", tags=["billing"], responses=API_ERRORS)
 pages = APIRouter(include_in_schema=False, dependencies=[CsrfProtected])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -33,19 +34,38 @@ class BadSignature(AppError):
     status = 400
 
 
+TOLERANCE_SECONDS = stripe.Webhook.DEFAULT_TOLERANCE
+"""How far a delivery's signed timestamp may be from now, either way (Stripe's default, 300 s)."""
+
+
+def signed_timestamp(header: str) -> int | None:
+    """The `t=` of a `Stripe-Signature` header (`t=<unix time>,v1=<hex>,…`), or None."""
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and value.isdigit():
+            return int(value)
+    return None
+
+
 def receive(context: AppContext, payload: bytes, signature: str | None) -> bool:
     """Verify and store one delivery. True when the event is new (a worker is told to handle it), False for a
-    redelivery of an event already stored. Raises BadSignature (400) for anything Stripe did not sign
-    within the SDK's time tolerance, PaymentsDisabled (503) when no webhook secret is configured."""
+    redelivery of an event already stored. Raises BadSignature (400) for anything Stripe did not sign, or
+    signed more than TOLERANCE_SECONDS before or after now, PaymentsDisabled (503) when no webhook secret is
+    configured."""
     secret = context.settings.stripe_webhook_secret
     if not secret:
         raise PaymentsDisabled("Stripe webhooks are not set up on this server (no STRIPE_WEBHOOK_SECRET).")
     try:
-        event = stripe.Webhook.construct_event(payload, signature, secret).to_dict()
+        event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=TOLERANCE_SECONDS).to_dict()
     except stripe.SignatureVerificationError as exc:  # not signed with our secret, or older than the tolerance
         raise BadSignature(f"The Stripe signature does not match this body: {exc}") from exc
     except (ValueError, AttributeError, TypeError) as exc:  # not a JSON object
         raise BadSignature("The body is not a Stripe event.") from exc
+    signed_at = signed_timestamp(signature or "")
+    if signed_at is None or signed_at > time.time() + TOLERANCE_SECONDS:
+        # The SDK only refuses old timestamps; one from the future would let a captured delivery be replayed
+        # for as long as it stays "recent".
+        raise BadSignature(f"Timestamp outside the tolerance zone ({signed_at}): it is in the future.")
     event_id, event_type = event.get("id"), event.get("type")
     if not isinstance(event_id, str) or not isinstance(event_type, str):
         raise BadSignature("A signed body that is not a Stripe event.")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from app import limits
 from app.api.docs import API_ERRORS, EDIT_REQUEST, EDIT_RESPONSES, IMAGE_FILE, WEBP_FILE
 from app.api.paging import Page
 from app.api.uploads import Upload, streams_upload, upload_form
@@ -33,7 +34,8 @@ from app.errors import NotFound
 from app.models import Edit, EditInput
 from app.storage import StoredObjectMissing
 
-router = APIRouter(prefix="/api/v1", tags=["edits"], responses=API_ERRORS, dependencies=[CsrfProtected])
+router = APIRouter(prefix="/api/v1", tags=["edits"], responses=API_ERRORS,
+                   dependencies=[CsrfProtected, limits.ApiKeyLimited])
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 ImageUpload = Annotated[Upload, Depends(upload_form(frozenset({"image", "image[]"})))]
@@ -53,7 +55,7 @@ def pricing(context: Context) -> PricingOut:
                            transparent_output=capabilities.transparent_output))
 
 
-@router.post("/estimate")
+@router.post("/estimate", dependencies=[limits.EstimateLimited])
 def estimate(body: EstimateRequest, principal: OptionalPrincipal, context: Context, db: DbSession) -> EstimateOut:
     """Price, exact size and (when the backend can plan) the plan or refusal for an edit not yet sent."""
     main_size = (body.width, body.height) if body.width and body.height else None

@@ -17,7 +17,7 @@ from app.accounts import cookies, csrf
 from app.body_limit import install_body_limit
 from app.config import Settings
 from app.context import AppContext, build_context
-from app.front_doors import install_error_handlers
+from app.error_handlers import install_error_handlers
 from app.workers import Workers
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.nodb
 APP = Path(__file__).resolve().parent.parent / "app"
 
 # The HTTP side: routes, pages, answer shapes, cookies, dependencies and the shared front-door modules.
-HTTP_MODULES = {"app.main", "app.asgi", "app.deps", "app.front_doors", "app.limits", "app.body_limit",
+HTTP_MODULES = {"app.main", "app.asgi", "app.deps", "app.error_handlers", "app.limits", "app.body_limit",
                 "app.accounts.cookies", "app.accounts.csrf"}
 HTTP_PACKAGES = ("app.api", "app.web")
 HTTP_FILES = ("routes", "pages", "schemas")

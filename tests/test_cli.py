@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "cli"), "EDIT_BACKEND": PASSTHROUGH,
-           "PYTHONPATH": str(ROOT), "SIGNUP_CREDITS": "7"}
+           "PYTHONPATH": str(ROOT), "SIGNUP_CREDITS": "7", "SECRET_KEY": "cli-test-secret"}
     return subprocess.run([sys.executable, "-m", "app", *args], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=120)
 

@@ -39,7 +39,8 @@ def test_readme_api_examples_run_as_written(live_server, context, settings, tmp_
     script = "set -euo pipefail\n" + "\n".join(shell) + f"\n.venv/bin/python - <<'PYTHON'\n{python[0]}PYTHON\n"
     env = {name: os.environ[name] for name in ("PATH", "LANG", "HOME", "TMPDIR") if name in os.environ}
     env.update(BASE_URL=live_server.url, EMAIL="reader@example.com", IMAGE="photo.png",
-               DATABASE_URL=settings.resolved_database_url, DATA_DIR=str(settings.data_dir))
+               DATABASE_URL=settings.resolved_database_url, DATA_DIR=str(settings.data_dir),
+               SECRET_KEY=settings.resolved_secret_key)  # a shared database needs the operator's key
 
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120)

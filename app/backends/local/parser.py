@@ -5,14 +5,16 @@ the original, so a refusal can quote it exactly), phrases are read longest-first
 `vocabulary.py`), the tags are split into clauses at punctuation and conjunctions, and each clause must be
 wholly accounted for by one family of operations: the background, the shadow, rotation, mirroring,
 framing, colour matching, tone looks, detail, or colour adjustments; or be a negation ("don't crop") or a
-constraint ("keep the colours"). A clause with a word that is neither filler nor understood refuses the
-whole instruction, before anything is charged.
+constraint ("keep the colours"). `RULES` says which family reads a clause, in order of precedence, and
+`CONFLICTS` what cannot go together in the plan. A clause with a word that is neither filler nor
+understood refuses the whole instruction, before anything is charged.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,9 +118,6 @@ SUBJECT_SLOTS = frozenset(
         "zoom",
     ]
 )
-DELETE_VERBS = frozenset(
-    ["remove", "removed", "removing", "delete", "deleted", "erase", "get", "rid", "take", "eliminate", "clear", "drop"]
-)
 
 TOKEN_RE = re.compile(
     r"""
@@ -174,7 +173,6 @@ class _Context:
     plan: EditPlan = field(default_factory=EditPlan)
     last_image: int | None = None
     last_direction: int | None = None
-    last_intensity: list[Token] = field(default_factory=list)
     forbidden: dict[str, str] = field(default_factory=dict)
     """Operation family -> the clause that forbade it."""
     sources: dict[int, str] = field(default_factory=dict)
@@ -233,20 +231,12 @@ def _lex(prompt: str) -> list[Token]:
             value = _number(match.group("number"))
             unit = (match.group("unit") or "").replace(" ", "")
             signed = match.group("number")[0] in "+-−"
-            if unit in ("%", "percent", "percent", "pct", "percent") or unit.startswith("per"):
+            if unit in ("%", "pct") or unit.startswith("per"):
                 raw.append(Token("PCT", value, start, end, (match.group(0),)))
             elif unit:
                 raw.append(Token("DEG", value, start, end, (match.group(0),)))
             else:
-                raw.append(
-                    Token(
-                        "NUM",
-                        value,
-                        start,
-                        end,
-                        (match.group(0),),
-                    )
-                )
+                raw.append(Token("NUM", value, start, end, (match.group(0),)))
             if signed:
                 raw[-1].words = ("signed",)
         elif kind == "tech":
@@ -304,7 +294,7 @@ def _image_reference(tokens: list[Token], i: int) -> tuple[Token, int] | None:
     nxt = _word(tokens, i + 1)
     if word in vocab.IMAGE_NOUNS - {"one", "reference", "upload", "file"}:
         offset = 2 if nxt in ("number", "no", "nr", "num") else 1
-        if i + offset < len(tokens) and tokens[i + offset].tag == "WORD" and tokens[i + offset].words[0] == "#":
+        if _word(tokens, i + offset) == "#":
             offset += 1
         number = _number_at(tokens, i + offset)
         if number is not None and number == int(number):
@@ -437,8 +427,8 @@ def _split(tokens: list[Token], prompt: str) -> list[Clause]:
             groups.append([])
             continue
         if token.tag == "CONJ":
-            before = next((t for t in reversed(tokens[:index]) if t.tag not in ("FILLER",)), None)
-            after = next((t for t in tokens[index + 1 :] if t.tag not in ("FILLER",)), None)
+            before = next((t for t in reversed(tokens[:index]) if t.tag != "FILLER"), None)
+            after = next((t for t in tokens[index + 1 :] if t.tag != "FILLER"), None)
             # "red and blue gradient": the conjunction joins two colours, not two clauses.
             if before is not None and after is not None and before.tag == after.tag == "COLOUR":
                 groups[-1].append(Token("FILLER", token.value, token.start, token.end, token.words))
@@ -466,7 +456,7 @@ def _split(tokens: list[Token], prompt: str) -> list[Clause]:
             if token.tag == "SHADOW":
                 for back in range(index - 1, max(-1, index - 5), -1):
                     if group[back].tag == "FILLER" and group[back].value in ("with", "and", "plus"):
-                        if any(t.tag not in ("FILLER",) for t in group[:back]):
+                        if any(t.tag != "FILLER" for t in group[:back]):
                             cut = back
                         break
             # "white background without shadow", "warmer without changing the background": the negation
@@ -524,8 +514,8 @@ def _intensity(clause: Clause) -> str:
     return max(levels, key=order.index)
 
 
-def _percentage(clause: Clause, *, allow_numbers: bool = True) -> float | None:
-    values = [token for token in clause.tokens if token.tag == "PCT" or (allow_numbers and token.tag == "NUM")]
+def _percentage(clause: Clause) -> float | None:
+    values = [token for token in clause.tokens if token.tag in ("PCT", "NUM")]
     if not values:
         return None
     if len(values) > 1:
@@ -535,13 +525,13 @@ def _percentage(clause: Clause, *, allow_numbers: bool = True) -> float | None:
     return float(values[0].value)
 
 
-def _strength(clause: Clause, table: dict[str, float], *, low: float = 0.05, high: float = 1.0) -> float:
+def _strength(clause: Clause, table: dict[str, float], *, high: float = 1.0) -> float:
     value = _percentage(clause)
     if value is None:
         return table[_intensity(clause)]
-    if not 0 < abs(value) <= high * 100 or abs(value) < low * 100:
+    if not 5 <= abs(value) <= high * 100:
         raise _refuse(
-            f"The amount must be between {round(low * 100)}% and {round(high * 100)}%.",
+            f"The amount must be between 5% and {round(high * 100)}%.",
             OUT_OF_RANGE,
             clause.text,
         )
@@ -626,7 +616,7 @@ def _resolve_image(ctx: _Context, clause: Clause, token: Token | None, *, purpos
         index = ctx.image_count
     else:
         index = int(ref)
-    if (index == 1 or (ctx.image_count < 2 and index >= 1)) and index == 1:
+    if index == 1:
         raise _refuse(
             f"Image 1 is the photo being edited; upload {purpose} as a second image and call it “image 2”.",
             BAD_REFERENCE,
@@ -664,6 +654,8 @@ def _background(ctx: _Context, clause: Clause) -> None:
         "CHANGE",
         "MATCH",
     }
+    if clause.has("SHADOW"):
+        raise _not_understood(clause)
     images = clause.tags("IMG")
     colours = [token.value for token in clause.tags("COLOUR")]
     if clause.has("ADJ", "ATTR", "RECIPE", "BW", "SEPIA") and not clause.has("BLUR", "PORTRAIT", "IMG"):
@@ -716,7 +708,7 @@ def _background(ctx: _Context, clause: Clause) -> None:
         if clause.has("TRANSPARENT"):
             raise _not_understood(clause)
         ctx.add(BackgroundColour(colours[0]), clause)
-    elif clause.has("TRANSPARENT") or clause.has("REMOVE"):
+    elif clause.has("TRANSPARENT", "REMOVE"):
         ctx.add(RemoveBackground(), clause)
     elif clause.has("PLAIN"):
         ctx.add(BackgroundColour((255, 255, 255)), clause)
@@ -1164,7 +1156,6 @@ def _cast(ctx: _Context, clause: Clause) -> None:
 def _negation(ctx: _Context, clause: Clause) -> None:
     rest = [t for t in clause.content() if t.tag != "NEG"]
     tags = {t.tag for t in rest}
-    words = clause.words()
     negator = next((t for t in clause.tokens if t.tag == "NEG"), None)
     negator_words = set(negator.words) if negator else set()
     if tags == {"BG"} and negator_words & {"no", "without"}:
@@ -1177,7 +1168,7 @@ def _negation(ctx: _Context, clause: Clause) -> None:
     if "SHADOW" in tags and tags <= {"SHADOW", "INC", "CHANGE", "SUBJECT", "SOFT", "INT"}:
         ctx.forbidden["shadow"] = clause.text
         return
-    if "COLOURS" in tags and tags <= {"COLOURS", "CHANGE", "SUBJECT", "INC", "DEC", "INT", "BG"} and "BG" not in tags:
+    if "COLOURS" in tags and tags <= {"COLOURS", "CHANGE", "SUBJECT", "INC", "DEC", "INT"}:
         ctx.plan.keep_colours = True
         ctx.constraint_clause["keep_colours"] = clause.text
         return
@@ -1219,7 +1210,6 @@ def _negation(ctx: _Context, clause: Clause) -> None:
         for kind in kinds:
             ctx.forbidden[f"adjust:{kind}"] = clause.text
         return
-    del words
     raise _not_understood(clause, rest)
 
 
@@ -1291,237 +1281,334 @@ def _is_cast(clause: Clause) -> bool:
     )
 
 
+def _names_setting(clause: Clause) -> bool:
+    """ "in 4K", "as a JPEG"; but "transparent PNG" and "remove the background, PNG" ask for a cut-out."""
+    return not (clause.has("TRANSPARENT") or (clause.has("REMOVE") and clause.has("BG")))
+
+
+def _asks_more(clause: Clause) -> bool:
+    """Whether the clause asks for more than a shape."""
+    return any(t.tag not in ("ASPECT", "RATIO", "SUBJECT", "CHANGE", "INC") for t in clause.content())
+
+
+def _placed_on(clause: Clause) -> bool:
+    return bool(set(clause.words()) & {"on", "onto", "against", "over"})
+
+
+def _cuts_out(clause: Clause) -> bool:
+    return any(t.value == "cutout" for t in clause.tags("REMOVE"))
+
+
+def _names_detail(clause: Clause) -> bool:
+    return any(t.value in ("sharpness", "noise") for t in clause.tags("ATTR"))
+
+
+def _directed(clause: Clause) -> bool:
+    return any(_direction(t) for t in clause.tokens)
+
+
+def _use_settings(ctx: _Context, clause: Clause) -> None:
+    kind = next(str(t.value) for t in clause.tags("SETTING"))
+    what = "Resolution (1K, 2K or 4K)" if kind == "resolution" else "The file format (PNG, JPEG or WebP)"
+    raise _refuse(f"{what} is chosen in the edit settings, not in the instruction.", USE_SETTINGS, clause.text)
+
+
+def _new_content(ctx: _Context, clause: Clause) -> None:
+    raise _generative(clause)
+
+
+def _unread(ctx: _Context, clause: Clause) -> None:
+    raise _not_understood(clause, clause.content())
+
+
+def _shape_first(ctx: _Context, clause: Clause) -> None:
+    """ "square white background", "16:9 black and white": frame the shape, then read the rest alone."""
+    shapes = [t for t in clause.tokens if t.tag in ("ASPECT", "RATIO")]
+    _framing(ctx, Clause(shapes, clause.text))
+    _read(ctx, Clause([t for t in clause.tokens if t not in shapes], clause.text))
+
+
+def _background_image(ctx: _Context, clause: Clause) -> None:
+    """ "put the product on image 2", "place her in front of the other photo"."""
+    _leftover(clause, {"IMG", "SUBJECT", "CHANGE", "INC"})
+    ctx.add(BackgroundImage(_resolve_image(ctx, clause, clause.tags("IMG")[0], purpose="the background")), clause)
+
+
+Reader = Callable[[_Context, Clause], None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A reader for the clauses with a tag from each group in `needs`, none of `lacks`, that pass `test`."""
+
+    read: Reader
+    needs: tuple[frozenset[str], ...]
+    lacks: frozenset[str]
+    test: Callable[[Clause], bool] | None
+
+    def applies(self, clause: Clause) -> bool:
+        return (
+            all(clause.has(*group) for group in self.needs)
+            and not clause.has(*self.lacks)
+            and (self.test is None or self.test(clause))
+        )
+
+
+def _rule(read: Reader, *needs: str, lacks: str = "", test: Callable[[Clause], bool] | None = None) -> Rule:
+    """A rule from tag groups written as words: `_rule(_rotate, "ROTATE DEG")` needs ROTATE or DEG."""
+    return Rule(read, tuple(frozenset(group.split()) for group in needs), frozenset(lacks.split()), test)
+
+
+# How a clause is read: the first rule that applies takes the whole clause, so the order is the precedence.
+# Refusals come first (a word that is unknown, or asks for new content or an edit setting, refuses the clause
+# whatever else it says); then a shape beside another request is split off; then a negation or "keep" makes
+# the clause a constraint. The background comes before the rest because colour, blur and cut-out words
+# describe it ("white background"); each other operation comes before plain adjustments, which would take
+# its modifiers ("a darker shadow", "more sharpness"). What is left that names the subject would change it.
+RULES: tuple[Rule, ...] = (
+    _rule(_new_content, "GENERATIVE"),
+    _rule(_use_settings, "SETTING", test=_names_setting),
+    _rule(_unread, "WORD"),
+    # A shape beside another request is framed first and the rest read alone ("square white background",
+    # "16:9 without cropping"), unless the clause frames, keeps or turns the picture itself ("crop to square").
+    _rule(_shape_first, "ASPECT RATIO", "NEG", test=_asks_more),
+    _rule(_shape_first, "ASPECT RATIO", lacks="CROP EXTEND CENTRE CLOSE MARGIN NOOP KEEP ROTATE", test=_asks_more),
+    _rule(_negation, "NEG"),
+    _rule(_match, "IMG", "COLOURS MOOD MATCH", lacks="BG"),  # "keep the colours of image 2" matches them
+    _rule(_keep, "KEEP"),
+    _rule(_background, "BG PORTRAIT TRANSPARENT GRADIENT"),
+    _rule(_background, "COLOUR", "SUBJECT", test=_placed_on),  # "put the shoe on white"
+    _rule(_background, "REMOVE", lacks="SHADOW DENOISE ATTR", test=_cuts_out),  # "cut out the product"
+    _rule(_background_image, "IMG", "SUBJECT"),
+    _rule(_shadow, "SHADOW"),
+    _rule(_mirror, "MIRROR"),
+    _rule(_cast, test=_is_cast),
+    _rule(_rotate, "ROTATE DEG UPSIDE"),
+    _rule(_framing, "CROP EXTEND ASPECT RATIO CENTRE CLOSE MARGIN NOOP"),
+    _rule(_match, "MATCH", "COLOURS MOOD"),
+    _rule(_match, "IMG"),
+    _rule(_tone, "BW SEPIA RECIPE ENHANCE"),
+    _rule(_detail, "SHARPEN DENOISE NOISY"),
+    _rule(_detail, "ATTR", test=_names_detail),  # "more sharpness", "less noise"
+    _rule(_detail, "BLUR SOFT", "EXCESS DEC REMOVE"),  # "too blurry", "remove the blur"
+    _rule(_adjust, "ADJ ATTR STATE"),
+    _rule(_adjust, "COLOURS", test=_directed),  # "boost the colours"
+    _rule(_new_content, "REMOVE", "SUBJECT"),  # "remove the bottle"
+    _rule(_new_content, "COLOUR", "SUBJECT"),  # "make the product red"
+    _rule(_unread),
+)
+
+
+def _read(ctx: _Context, clause: Clause) -> None:
+    next(rule for rule in RULES if rule.applies(clause)).read(ctx, clause)
+
+
 def _interpret(ctx: _Context, clause: Clause) -> None:
     _subject_slots(clause)
-    has = clause.has
-    if has("GENERATIVE"):
-        raise _not_understood(clause)
-    if has("SETTING") and not (has("TRANSPARENT") or (has("REMOVE") and has("BG"))):
-        kind = next(str(t.value) for t in clause.tags("SETTING"))
-        what = "Resolution (1K, 2K or 4K)" if kind == "resolution" else "The file format (PNG, JPEG or WebP)"
-        raise _refuse(
-            f"{what} is chosen in the edit settings, not in the instruction.",
-            USE_SETTINGS,
-            clause.text,
-        )
-    unknown = clause.tags("WORD")
-    if unknown:
-        raise _not_understood(clause, unknown)
-    clause = _lack(clause)
-    has = clause.has
-    # "square white background", "16:9 black and white": a shape named alongside another request.
-    shapes = [t for t in clause.tokens if t.tag in ("ASPECT", "RATIO")]
-    others = [t for t in clause.content() if t.tag not in ("ASPECT", "RATIO", "SUBJECT", "CHANGE", "INC")]
-    if (
-        shapes
-        and others
-        and (has("NEG") or not has("CROP", "EXTEND", "CENTRE", "CLOSE", "MARGIN", "NOOP", "KEEP", "ROTATE"))
-    ):
-        _framing(ctx, Clause(shapes, clause.text))
-        clause = Clause([t for t in clause.tokens if t not in shapes], clause.text)
-        has = clause.has
-    if has("NEG"):
-        _negation(ctx, clause)
-        return
-    images = clause.tags("IMG")
-    if images and has("COLOURS", "MOOD", "MATCH") and not has("BG"):
-        _match(ctx, clause)
-    elif has("KEEP"):
-        _keep(ctx, clause)
-    elif (
-        has("BG", "PORTRAIT", "TRANSPARENT", "GRADIENT")
-        or (
-            # "put the shoe on white" (but "make the product red" recolours the product: not offered)
-            has("COLOUR") and has("SUBJECT") and bool(set(clause.words()) & {"on", "onto", "against", "over"})
-        )
-        or (
-            has("REMOVE")
-            and any(t.value == "cutout" for t in clause.tags("REMOVE"))
-            and not has("SHADOW", "DENOISE", "ATTR")
-        )
-    ):
-        if has("SHADOW"):
-            raise _not_understood(clause)
-        _background(ctx, clause)
-    elif images and has("SUBJECT"):
-        # "put the product on image 2", "place her in front of the other photo"
-        _leftover(clause, {"IMG", "SUBJECT", "CHANGE", "INC"})
-        ctx.add(BackgroundImage(_resolve_image(ctx, clause, images[0], purpose="the background")), clause)
-    elif has("SHADOW"):
-        _shadow(ctx, clause)
-    elif has("MIRROR"):
-        _mirror(ctx, clause)
-    elif _is_cast(clause):
-        _cast(ctx, clause)
-    elif has("ROTATE", "DEG", "UPSIDE"):
-        _rotate(ctx, clause)
-    elif has("CROP", "EXTEND", "ASPECT", "RATIO", "CENTRE", "CLOSE", "MARGIN", "NOOP"):
-        _framing(ctx, clause)
-    elif (has("MATCH") and has("COLOURS", "MOOD")) or images:
-        _match(ctx, clause)
-    elif has("BW", "SEPIA", "RECIPE", "ENHANCE"):
-        _tone(ctx, clause)
-    elif (
-        has("SHARPEN", "DENOISE", "NOISY")
-        or any(t.value in ("sharpness", "noise") for t in clause.tags("ATTR"))
-        or (has("BLUR", "SOFT") and has("EXCESS", "DEC", "REMOVE"))
-    ):
-        _detail(ctx, clause)
-    elif has("ADJ", "ATTR", "STATE") or (has("COLOURS") and any(_direction(t) for t in clause.tokens)):
-        _adjust(ctx, clause)
-    elif (has("REMOVE") and has("SUBJECT")) or (has("COLOUR") and has("SUBJECT")):
-        raise _generative(clause)
-    else:
-        raise _not_understood(clause, clause.content())
+    _read(ctx, _lack(clause))
 
 
 # ------------------------------------------------------------------------------------------ checking
 
 
-def _family(op: Operation) -> str:
+# The names a negation forbids operations by ("don't rotate" forbids "rotate"; see `_negation`).
+FAMILIES: dict[type, str] = {
+    Rotate: "rotate",
+    Mirror: "mirror",
+    BlurBackground: "blur",
+    Sharpen: "sharpen",
+    Denoise: "denoise",
+    BlackAndWhite: "bw",
+    Sepia: "sepia",
+    Shadow: "shadow",
+}
+
+
+def _family(op: Operation) -> str | None:
     if isinstance(op, Adjust):
         return f"adjust:{op.kind}"
-    return {
-        Rotate: "rotate",
-        Mirror: "mirror",
-        BlurBackground: "blur",
-        Sharpen: "sharpen",
-        Denoise: "denoise",
-        BlackAndWhite: "bw",
-        Sepia: "sepia",
-        Shadow: "shadow",
-    }.get(type(op), type(op).__name__)
+    if isinstance(op, Frame):
+        return "extend" if op.mode == "extend" else None
+    return FAMILIES.get(type(op))
 
 
 def _contradiction(first: str, second: str) -> BackendRefused:
     return _refuse(f"It contradicts “{first}”; remove one of the two.", CONTRADICTION, second)
 
 
-def _check(ctx: _Context) -> EditPlan:
-    duplicate: Operation
-    plan = ctx.plan
-    ops = plan.operations
-    source = ctx.sources
+def _of(plan: EditPlan, kinds: type | tuple[type, ...]) -> list[Operation]:
+    return [op for op in plan.operations if isinstance(op, kinds)]
 
-    for op in ops:
-        family = _family(op)
-        if family in ctx.forbidden:
-            raise _contradiction(source[id(op)], ctx.forbidden[family])
-        if isinstance(op, Frame) and op.mode == "extend" and "extend" in ctx.forbidden:
-            raise _contradiction(source[id(op)], ctx.forbidden["extend"])
 
-    backgrounds = [op for op in ops if isinstance(op, BACKGROUND_OPERATIONS)]
-    if len(set(backgrounds)) > 1:
-        raise _contradiction(source[id(backgrounds[0])], source[id(backgrounds[-1])])
-    for duplicate in backgrounds[1:]:
-        ops.remove(duplicate)
-    background = backgrounds[0] if backgrounds else None
-    if background is not None and plan.keep_background:
-        raise _contradiction(ctx.constraint_clause["keep_background"], source[id(background)])
-
-    shadows = plan.find(Shadow)
-    if shadows and not isinstance(background, CUTOUT_OPERATIONS):
-        raise _refuse(
-            "A shadow goes under a cut-out subject on a new background; combine the two, e.g. “white "
-            "background with a soft shadow”.",
-            NOT_UNDERSTOOD,
-            source[id(shadows[0])],
-        )
-    for duplicate in shadows[1:]:
-        if duplicate != shadows[0]:
-            raise _contradiction(source[id(shadows[0])], source[id(duplicate)])
-        ops.remove(duplicate)
-
-    colour_ops = [op for op in ops if isinstance(op, COLOUR_OPERATIONS)]
-    if plan.keep_colours and colour_ops:
-        raise _contradiction(ctx.constraint_clause["keep_colours"], source[id(colour_ops[0])])
-    if plan.keep_subject and colour_ops:
-        raise _contradiction(ctx.constraint_clause["keep_subject"], source[id(colour_ops[0])])
-    if bool(plan.find(BlackAndWhite)) and bool(plan.find(Sepia)):
-        raise _contradiction(source[id(plan.find(BlackAndWhite)[0])], source[id(plan.find(Sepia)[0])])
-    for kind in ("bw", "sepia"):
-        found = [op for op in ops if _family(op) == kind]
-        for duplicate in found[1:]:
-            ops.remove(duplicate)
-    singles: list[Operation] = [*plan.find(Denoise)[1:], *plan.find(AutoLevels)[1:], *plan.find(Resize)[1:]]
-    for duplicate in singles:
-        ops.remove(duplicate)
-    matches = plan.find(MatchColours)
-    if len(set(matches)) > 1:
-        raise _contradiction(source[id(matches[0])], source[id(matches[-1])])
-    for duplicate in matches[1:]:
-        ops.remove(duplicate)
-    sharpens = plan.find(Sharpen)
-    if len(sharpens) > 1:
-        total = min(2.0, sum(op.strength for op in sharpens))
-        for op in sharpens:
-            ops.remove(op)
-        merged = Sharpen(round(total, 4))
-        ops.append(merged)
-        source[id(merged)] = source[id(sharpens[0])]
-
-    # Adjustments of the same kind add up; opposite directions contradict each other.
+def _by_kind(plan: EditPlan) -> dict[str, list[Adjust]]:
     by_kind: dict[str, list[Adjust]] = {}
     for op in plan.find(Adjust):
         by_kind.setdefault(op.kind, []).append(op)
-    for adjustments in by_kind.values():
+    return by_kind
+
+
+@dataclass(frozen=True)
+class Forbidden:
+    """An operation a negation forbade ("don't rotate it", "rotate it 90°")."""
+
+    def check(self, ctx: _Context) -> None:
+        for op in ctx.plan.operations:
+            family = _family(op)
+            if family is not None and family in ctx.forbidden:
+                raise _contradiction(ctx.sources[id(op)], ctx.forbidden[family])
+
+
+@dataclass(frozen=True)
+class Differ:
+    """Operations of a kind that differ in `key`: the plan can do only one ("white background", "black
+    background"). The refusal quotes the last of them, or with `quote_last` off the first that differs."""
+
+    kinds: type | tuple[type, ...]
+    key: Callable[[Any], object] = lambda op: op
+    quote_last: bool = True
+
+    def check(self, ctx: _Context) -> None:
+        found = _of(ctx.plan, self.kinds)
+        differing = [op for op in found if self.key(op) != self.key(found[0])]
+        if differing:
+            refused = found[-1] if self.quote_last else differing[0]
+            raise _contradiction(ctx.sources[id(found[0])], ctx.sources[id(refused)])
+
+
+@dataclass(frozen=True)
+class Breaks:
+    """A constraint ("keep the colours") and the first operation of a kind, when `when` says it breaks it."""
+
+    constraint: str
+    kinds: type | tuple[type, ...]
+    when: Callable[[_Context, Any], bool] = lambda ctx, op: True
+
+    def check(self, ctx: _Context) -> None:
+        found = _of(ctx.plan, self.kinds)
+        if getattr(ctx.plan, self.constraint) and found and self.when(ctx, found[0]):
+            raise _contradiction(ctx.constraint_clause[self.constraint], ctx.sources[id(found[0])])
+
+
+@dataclass(frozen=True)
+class Excludes:
+    """Two kinds that cannot both be done ("black and white" and "sepia")."""
+
+    first: type
+    second: type
+
+    def check(self, ctx: _Context) -> None:
+        firsts, seconds = _of(ctx.plan, self.first), _of(ctx.plan, self.second)
+        if firsts and seconds:
+            raise _contradiction(ctx.sources[id(firsts[0])], ctx.sources[id(seconds[0])])
+
+
+@dataclass(frozen=True)
+class Needs:
+    """An operation that means nothing without one of `partners`; refused with its own message."""
+
+    kind: type
+    partners: tuple[type, ...]
+    message: str
+
+    def check(self, ctx: _Context) -> None:
+        found = _of(ctx.plan, self.kind)
+        if found and not any(isinstance(op, self.partners) for op in ctx.plan.operations):
+            raise _refuse(self.message, NOT_UNDERSTOOD, ctx.sources[id(found[0])])
+
+
+@dataclass(frozen=True)
+class Opposed:
+    """Adjustments of one kind asked both ways ("brighter", "darker"). A look's own adjustments (from
+    `RECIPES`) do not count: "vintage, more saturated" adds up."""
+
+    def check(self, ctx: _Context) -> None:
+        for adjustments in _by_kind(ctx.plan).values():
+            explicit = [op for op in adjustments if id(op) not in ctx.from_recipe]
+            opposite = next((op for op in explicit if (op.amount > 0) != (explicit[0].amount > 0)), None)
+            if opposite is not None:
+                raise _contradiction(ctx.sources[id(explicit[0])], ctx.sources[id(opposite)])
+
+
+Conflict = Forbidden | Differ | Breaks | Excludes | Needs | Opposed
+
+# What cannot go together in one plan, checked in this order (the first found is the one quoted).
+CONFLICTS: tuple[Conflict, ...] = (
+    Forbidden(),
+    Differ(BACKGROUND_OPERATIONS),
+    Breaks("keep_background", BACKGROUND_OPERATIONS),
+    # Backgrounds agree by now, so any cut-out one is the background.
+    Needs(
+        Shadow,
+        CUTOUT_OPERATIONS,
+        "A shadow goes under a cut-out subject on a new background; combine the two, e.g. “white background "
+        "with a soft shadow”.",
+    ),
+    Differ(Shadow, quote_last=False),
+    Breaks("keep_colours", COLOUR_OPERATIONS),
+    Breaks("keep_subject", COLOUR_OPERATIONS),
+    Excludes(BlackAndWhite, Sepia),
+    Differ(MatchColours),
+    Opposed(),
+    Differ(Frame, key=lambda op: (op.aspect, op.mode)),  # the label is only how the shape was named
+    Breaks("no_crop", Frame, when=lambda ctx, op: id(op) in ctx.explicit_crop),  # "crop to square", "don't crop"
+    Differ(FrameSubject),
+    Breaks("no_crop", FrameSubject, when=lambda ctx, op: op.tight),
+    Breaks("keep_aspect", Frame),
+    Breaks("keep_aspect", Rotate, when=lambda ctx, op: ctx.plan.quarter_turns() % 2 == 1),
+)
+
+# Operations done once however often they are asked for (those that differ were refused above).
+ONCE: tuple[type, ...] = (
+    *BACKGROUND_OPERATIONS,
+    Shadow,
+    BlackAndWhite,
+    Sepia,
+    Denoise,
+    AutoLevels,
+    Resize,
+    MatchColours,
+    Frame,
+    FrameSubject,
+)
+
+
+def _combine(plan: EditPlan) -> None:
+    """Fold repeated requests into one operation each."""
+    ops = plan.operations
+    for kind in ONCE:
+        for duplicate in _of(plan, kind)[1:]:
+            ops.remove(duplicate)
+    sharpens = plan.find(Sharpen)
+    if len(sharpens) > 1:
+        for sharpen in sharpens:
+            ops.remove(sharpen)
+        ops.append(Sharpen(round(min(2.0, sum(sharpen.strength for sharpen in sharpens)), 4)))
+    # Adjustments of the same kind add up (opposite directions were refused above).
+    for adjustments in _by_kind(plan).values():
         if len(adjustments) < 2:
             continue
-        explicit = [op for op in adjustments if id(op) not in ctx.from_recipe]
-        if len({op.amount > 0 for op in explicit}) > 1:
-            opposite = next(op for op in explicit if (op.amount > 0) != (explicit[0].amount > 0))
-            raise _contradiction(source[id(explicit[0])], source[id(opposite)])
-        total = max(-1.0, min(1.0, sum(op.amount for op in adjustments)))
+        total = max(-1.0, min(1.0, sum(adjust.amount for adjust in adjustments)))
         position = ops.index(adjustments[0])
-        for op in adjustments:
-            ops.remove(op)
+        for adjust in adjustments:
+            ops.remove(adjust)
         if abs(total) > 1e-9:
-            merged_adjust = Adjust(adjustments[0].kind, round(total, 4))
-            ops.insert(position, merged_adjust)
-            source[id(merged_adjust)] = source[id(adjustments[0])]
-
+            ops.insert(position, Adjust(adjustments[0].kind, round(total, 4)))
     turns = plan.quarter_turns()
-    rotations = plan.find(Rotate)
-    for op in rotations:
-        ops.remove(op)
+    for rotation in plan.find(Rotate):
+        ops.remove(rotation)
     if turns:
-        rotation = Rotate(turns * 90)
-        ops.append(rotation)
-        source[id(rotation)] = source[id(rotations[0])]
+        ops.append(Rotate(turns * 90))
     for axis in ("horizontal", "vertical"):
-        mirrors = [op for op in plan.find(Mirror) if op.axis == axis]
-        for op in mirrors:
-            ops.remove(op)
+        mirrors = [mirror for mirror in plan.find(Mirror) if mirror.axis == axis]
+        for mirror in mirrors:
+            ops.remove(mirror)
         if len(mirrors) % 2 == 1:
             ops.append(mirrors[0])
-
     frames = plan.find(Frame)
-    if len({op.aspect for op in frames}) > 1:
-        raise _contradiction(source[id(frames[0])], source[id(frames[-1])])
-    if frames and len({op.mode for op in frames}) > 1:
-        raise _contradiction(source[id(frames[0])], source[id(frames[-1])])
-    for duplicate in frames[1:]:
-        ops.remove(duplicate)
-    if frames and plan.no_crop:
-        frame = frames[0]
-        if id(frame) in ctx.explicit_crop:
-            raise _contradiction(ctx.constraint_clause["no_crop"], source[id(frame)])
-        if frame.mode == "crop":
-            extended = Frame(frame.aspect, "extend", frame.label)
-            ops[ops.index(frame)] = extended
-            source[id(extended)] = source[id(frame)]
-    subject_frames = plan.find(FrameSubject)
-    if len(set(subject_frames)) > 1:
-        raise _contradiction(source[id(subject_frames[0])], source[id(subject_frames[-1])])
-    for duplicate in subject_frames[1:]:
-        ops.remove(duplicate)
-    if subject_frames and plan.no_crop and subject_frames[0].tight:
-        raise _contradiction(ctx.constraint_clause["no_crop"], source[id(subject_frames[0])])
-    if plan.keep_aspect and (frames or turns % 2 == 1):
-        culprit = frames[0] if frames else None
-        text = source[id(culprit)] if culprit is not None else source[id(plan.find(Rotate)[0])]
-        raise _contradiction(ctx.constraint_clause["keep_aspect"], text)
-
+    if frames and plan.no_crop and frames[0].mode == "crop":
+        # A shape named without "crop" ("square") is kept whole by extending instead.
+        ops[ops.index(frames[0])] = Frame(frames[0].aspect, "extend", frames[0].label)
+    background = plan.background()
     matched = {op.index for op in plan.find(MatchColours)}
     if (
         isinstance(background, BackgroundImage)
@@ -1529,12 +1616,17 @@ def _check(ctx: _Context) -> EditPlan:
         and background.index not in matched
     ):
         ops.append(NudgeSubject(background.index))
-
     if plan.find(Resize) and len(ops) > 1:
         ops.remove(plan.find(Resize)[0])
-    if not ops and not plan.no_crop:
+
+
+def _check(ctx: _Context) -> EditPlan:
+    for conflict in CONFLICTS:
+        conflict.check(ctx)
+    _combine(ctx.plan)
+    if not ctx.plan.operations and not ctx.plan.no_crop:
         raise _refuse(f"It doesn't ask for a change. {EXAMPLES}", NOTHING_TO_DO, ctx.prompt.strip()[:200])
-    return plan
+    return ctx.plan
 
 
 def parse(prompt: str, image_count: int = 1) -> EditPlan:

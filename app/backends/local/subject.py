@@ -87,10 +87,6 @@ class Subject:
         x0, y0, x1, y1 = self.box()
         return ((x0 + x1) / 2, (y0 + y1) / 2)
 
-    def touches_bottom(self) -> bool:
-        """Whether the subject runs off the bottom of the frame (a portrait, a cropped product)."""
-        return bool((self.alpha[-2:] > 0.5).mean() > 0.02)
-
     def colours(self) -> EdgeColours:
         """Subject and background colours near every work pixel (computed once).
 

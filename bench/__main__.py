@@ -6,7 +6,7 @@ import importlib
 import sys
 from typing import Any
 
-MODULES = ("bench.pipeline", "bench.engine")
+MODULES = ("bench.pipeline", "bench.engine", "bench.public", "bench.memory")
 
 
 def main(argv: list[str]) -> int:

@@ -34,8 +34,8 @@ from app.context import AppContext
 from app.deps import Context, bearer_token
 from app.editor import service as edits
 from app.editor import sizes
-from app.errors import AppError
 from app.error_handlers import register_error_renderer
+from app.errors import AppError
 from app.models import Edit
 
 router = APIRouter(tags=["openai-compatible"], dependencies=[limits.ApiKeyLimited])

@@ -1,25 +1,41 @@
-"""Lossless removal of metadata (EXIF with GPS, XMP, IPTC, comments, trailers) from PNG, JPEG and WebP.
+"""Lossless removal of metadata (EXIF with GPS, XMP, IPTC, comments, thumbnails, trailers) from PNG, JPEG
+and WebP.
 
-We keep what affects how the pixels look (ICC profiles, gamma, transparency) and drop the rest without
-re-encoding, so a stored photo keeps its exact quality and a 12-megapixel upload costs milliseconds,
-not a decode and an encode.
+We keep what decoding needs and what changes how the pixels look (ICC profiles, gamma, transparency,
+Adobe's colour transform) and drop everything else, wherever it sits, without re-encoding: a stored photo
+keeps its exact quality and a 12-megapixel upload costs milliseconds, not a decode and an encode. Each
+container is walked to its end and rebuilt from an allow-list, never copied wholesale from some point on: a
+progressive JPEG may carry EXIF and comments between its scans, a PNG text after its pixels, a WebP any
+chunk a tool cared to add.
 """
 
 from __future__ import annotations
 
+import re
 import struct
 
-# JPEG: APP0 (JFIF), APP14 (Adobe colour transform) and ICC profiles in APP2 are kept.
-_JPEG_KEEP_APP = {0xE0, 0xEE}
+# JPEG: what decoding needs besides the frame, tables and scans: JFIF (APP0, without its thumbnail), Adobe's
+# colour transform (APP14) and ICC profiles (APP2). Every other APPn and every comment (COM) goes.
+_JFIF = b"JFIF\x00"
+_JFIF_WITHOUT_THUMBNAIL = 12  # identifier, version, units, densities; then thumbnail width, height, pixels
+_ADOBE = b"Adobe"
 _ICC_SIGNATURE = b"ICC_PROFILE\x00"
+_COMMENT = 0xFE
+_START_OF_SCAN = 0xDA
+_END_OF_IMAGE = 0xD9
+_WITHOUT_LENGTH = {0x01, *range(0xD0, 0xD8)}  # TEM and the restart markers
+# Inside entropy-coded data 0xFF is followed by 0x00 (a stuffed byte) or a restart marker; anything else
+# starts the next segment (after optional 0xFF fill bytes).
+_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 
 # PNG: critical chunks and the ancillary ones that change how pixels are shown.
 _PNG_KEEP = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT",
              b"cICP", b"mDCv", b"cLLi", b"pHYs"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-# WebP: chunks that carry metadata, and the VP8X flag bits that announce them.
-_WEBP_DROP = {b"EXIF", b"XMP "}
+# WebP: the chunks that hold pixels, transparency, colour and animation; EXIF, XMP and unknown chunks go,
+# and the VP8X flag bits that announced EXIF and XMP are cleared.
+_WEBP_KEEP = {b"VP8X", b"VP8 ", b"VP8L", b"ALPH", b"ICCP", b"ANIM", b"ANMF"}
 _VP8X_EXIF_FLAG = 0x08
 _VP8X_XMP_FLAG = 0x04
 
@@ -29,6 +45,7 @@ class MalformedImage(ValueError):
 
 
 def strip_jpeg(data: bytes) -> bytes:
+    """The JPEG rebuilt from its frame, tables and scans (and JFIF, Adobe, ICC), up to its end marker."""
     if data[:2] != b"\xff\xd8":
         raise MalformedImage("not a JPEG stream")
     out = bytearray(b"\xff\xd8")
@@ -36,17 +53,18 @@ def strip_jpeg(data: bytes) -> bytes:
     while pos < len(data):
         if data[pos] != 0xFF:
             raise MalformedImage("JPEG marker expected")
-        marker = data[pos + 1] if pos + 1 < len(data) else None
-        if marker is None:
+        if pos + 1 >= len(data):
             raise MalformedImage("JPEG ends inside a marker")
+        marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
             continue
-        if marker == 0xDA:  # start of scan: copy the image data up to the end-of-image marker
-            end = _jpeg_end_of_image(data, pos)
-            out += data[pos:end]
+        if marker == _END_OF_IMAGE:  # whatever follows (trailers, appended images) goes
+            out += b"\xff\xd9"
             return bytes(out)
-        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+        if marker == 0xD8:
+            raise MalformedImage("JPEG starts again inside itself")
+        if marker in _WITHOUT_LENGTH:
             out += data[pos:pos + 2]
             pos += 2
             continue
@@ -56,25 +74,33 @@ def strip_jpeg(data: bytes) -> bytes:
         segment_end = pos + 2 + length
         if length < 2 or segment_end > len(data):
             raise MalformedImage("JPEG segment runs past the end")
-        payload = data[pos + 4:segment_end]
-        is_app = 0xE0 <= marker <= 0xEF
-        keep = not is_app and marker != 0xFE  # drop comments
-        if is_app and (marker in _JPEG_KEEP_APP or (marker == 0xE2 and payload.startswith(_ICC_SIGNATURE))):
-            keep = True
-        if keep:
-            out += data[pos:segment_end]
+        out += _kept_segment(marker, data[pos:segment_end])
         pos = segment_end
-    raise MalformedImage("JPEG has no image data")
+        if marker == _START_OF_SCAN:  # the entropy-coded data follows its header, up to the next marker
+            end = _SCAN_END.search(data, pos)
+            scan_end = len(data) if end is None else end.start()
+            out += data[pos:scan_end]
+            pos = scan_end
+    return bytes(out)  # no end marker (a truncated tail the decoder tolerated): keep what there is
 
 
-def _jpeg_end_of_image(data: bytes, scan_start: int) -> int:
-    """Index just past the EOI marker. Inside entropy-coded data a 0xFF byte is always followed by 0x00
-    or a marker, so the first FF D9 is the real end; whatever follows (trailers, appended images) goes."""
-    end = data.find(b"\xff\xd9", scan_start)
-    return len(data) if end < 0 else end + 2
+def _kept_segment(marker: int, segment: bytes) -> bytes:
+    """The segment as stored: itself, a JFIF header without its thumbnail, or nothing."""
+    if marker == _COMMENT:
+        return b""
+    if not 0xE0 <= marker <= 0xEF:
+        return segment
+    payload = segment[4:]
+    if marker == 0xE0 and payload.startswith(_JFIF) and len(payload) >= _JFIF_WITHOUT_THUMBNAIL + 2:
+        body = payload[:_JFIF_WITHOUT_THUMBNAIL] + b"\x00\x00"
+        return b"\xff\xe0" + struct.pack(">H", len(body) + 2) + body
+    if (marker == 0xEE and payload.startswith(_ADOBE)) or (marker == 0xE2 and payload.startswith(_ICC_SIGNATURE)):
+        return segment
+    return b""
 
 
 def strip_png(data: bytes) -> bytes:
+    """The PNG rebuilt from its allowed chunks, up to its end chunk."""
     if not data.startswith(PNG_SIGNATURE):
         raise MalformedImage("not a PNG stream")
     out = bytearray(PNG_SIGNATURE)
@@ -94,6 +120,7 @@ def strip_png(data: bytes) -> bytes:
 
 
 def strip_webp(data: bytes) -> bytes:
+    """The WebP rebuilt from its allowed chunks, with the RIFF size and VP8X flags to match."""
     if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
         raise MalformedImage("not a WebP stream")
     chunks = bytearray()
@@ -109,8 +136,8 @@ def strip_webp(data: bytes) -> bytes:
         chunk = bytearray(data[pos:min(chunk_end, end)])
         if fourcc == b"VP8X" and size >= 1:
             chunk[8] &= ~(_VP8X_EXIF_FLAG | _VP8X_XMP_FLAG) & 0xFF
-        if fourcc not in _WEBP_DROP:
-            chunks += chunk
+        if fourcc in _WEBP_KEEP:
+            chunks += chunk + (b"\x00" if len(chunk) & 1 else b"")
         pos = chunk_end
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + bytes(chunks)
 

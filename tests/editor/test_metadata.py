@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import pytest
 from PIL import Image
@@ -58,6 +59,17 @@ def test_webp_drops_exif_and_xmp() -> None:
     after.load()
     assert after.getexif() == {}
     assert Image.open(io.BytesIO(data)).tobytes() == after.tobytes()
+
+
+def test_jpeg_keeps_jfif_but_not_its_thumbnail() -> None:
+    _, data = encoded("JPEG", quality=90)
+    assert data[2:4] == b"\xff\xe0" and data[6:11] == b"JFIF\x00"
+    thumbnail = bytes([255, 0, 0]) * 4  # a 2×2 preview of the original photo, inside the JFIF header
+    payload = data[6:16] + b"\x00\x01\x00\x01" + b"\x02\x02" + thumbnail
+    with_thumbnail = data[:4] + struct.pack(">H", len(payload) + 2) + payload + data[4 + int.from_bytes(data[4:6]):]
+    stripped = strip_jpeg(with_thumbnail)
+    assert thumbnail not in stripped and stripped[6:11] == b"JFIF\x00" and stripped[18:20] == b"\x00\x00"
+    assert Image.open(io.BytesIO(stripped)).tobytes() == Image.open(io.BytesIO(data)).tobytes()
 
 
 def test_broken_containers_are_refused() -> None:

@@ -78,7 +78,8 @@ def test_a_log_in_checking_a_password_holds_no_lock(client, context):
         login.start()
         login.join(timeout=1.0)
         assert login.is_alive(), "the log-in should be waiting for a hashing slot"
-        created = client.post("/api/v1/api-keys", json={"name": "meanwhile"}, headers={"Authorization": f"Bearer {key}"})
+        created = client.post("/api/v1/api-keys", json={"name": "meanwhile"},
+                              headers={"Authorization": f"Bearer {key}"})
         assert created.status_code == 201
         assert login.is_alive()
     finally:

@@ -62,33 +62,42 @@ def local_colours(image: np.ndarray, weight: np.ndarray, sigma: float) -> np.nda
     image: H×W×3 float32; weight: H×W float32 in 0..1 (1 where a pixel belongs to the region whose colour
     is wanted). Pixels with none of the region nearby take the colour of the nearest part of it, found on
     a pyramid (averaged down until every cell has some weight, then pulled back up).
+
+    Run on a whole 4K picture, so the full-size arrays are reused in place: one colour array for the
+    weighted sum, its blur and the answer, instead of one each.
     """
-    weighted = image * weight[..., None]
-    numerator = cv2.GaussianBlur(weighted, (0, 0), sigma)
+    total = float(weight.sum())
+    result = np.multiply(image, weight[..., None], dtype=np.float32)
+    region_mean = result.reshape(-1, 3).sum(0) / total if total > 0 else None
+    cv2.GaussianBlur(result, (0, 0), sigma, dst=result)  # the numerator
     denominator = cv2.GaussianBlur(weight, (0, 0), sigma)
-    result = numerator / np.maximum(denominator, 1e-6)[..., None]
     missing = denominator <= 1e-3
+    pyramid: list[tuple[np.ndarray, np.ndarray]] = []
+    if region_mean is not None and missing.any():
+        # Built from the numerator before it is divided in place; level 0 is the answer itself.
+        numerator, level_denominator = result, denominator
+        while min(numerator.shape[:2]) > 2 and (level_denominator <= 1e-3).any():
+            numerator, level_denominator = cv2.pyrDown(numerator), cv2.pyrDown(level_denominator)
+            pyramid.append((numerator, level_denominator))
+    result /= np.maximum(denominator, 1e-6)[..., None]
     if not missing.any():
         return result
-    total = float(weight.sum())
-    if total <= 0:
+    if region_mean is None:
         result[:] = image.reshape(-1, 3).mean(0)
         return result
-    numerators, denominators = [numerator], [denominator]
-    while min(numerators[-1].shape[:2]) > 2 and (denominators[-1] <= 1e-3).any():
-        numerators.append(cv2.pyrDown(numerators[-1]))
-        denominators.append(cv2.pyrDown(denominators[-1]))
-    coarse = np.empty(numerators[-1].shape, np.float32)
-    coarse[:] = weighted.reshape(-1, 3).sum(0) / total
-    usable = denominators[-1] > 1e-3
-    coarse[usable] = numerators[-1][usable] / denominators[-1][usable][:, None]
-    for level in range(len(numerators) - 2, -1, -1):
-        height, width = numerators[level].shape[:2]
+    del denominator
+    coarse: np.ndarray = np.empty(pyramid[-1][0].shape, np.float32)
+    coarse[:] = region_mean
+    usable = pyramid[-1][1] > 1e-3
+    coarse[usable] = pyramid[-1][0][usable] / pyramid[-1][1][usable][:, None]
+    for numerator, level_denominator in reversed(pyramid[:-1]):
+        height, width = numerator.shape[:2]
         up = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
-        usable = denominators[level] > 1e-3
-        up[usable] = numerators[level][usable] / denominators[level][usable][:, None]
+        usable = level_denominator > 1e-3
+        up[usable] = numerator[usable] / level_denominator[usable][:, None]
         coarse = up
-    result[missing] = coarse[missing]
+    height, width = result.shape[:2]
+    result[missing] = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)[missing]
     return result
 
 

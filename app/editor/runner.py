@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.backends.base import BackendRefused, BackendUnavailable, EditRequest
 from app.billing import ledger
-from app.editor import output
+from app.editor import memory, output
 from app.editor.keys import reservation_id, result_key
 from app.models import Edit
 from app.models.base import utcnow
@@ -67,7 +67,7 @@ class Runner:
         self.context = context
 
     def run(self, edit_id: str) -> None:
-        """Do one edit if it is still waiting (or its lease lapsed); otherwise do nothing."""
+        """Do the fairest waiting edit (not necessarily `edit_id`: see `_claim`); nothing if none is ready."""
         claim = self._claim(edit_id)
         if claim is None:
             return
@@ -75,14 +75,20 @@ class Runner:
         keeper.start()
         stored_key: str | None = None
         try:
-            images = [output.decode_input(self.context.storage.get(key), at_least=(claim.width, claim.height))
-                      for key in claim.input_keys]
-            result = self.context.backend.edit(EditRequest(
-                images=images, prompt=claim.prompt, quality=claim.quality, width=claim.width,
-                height=claim.height, output_format=claim.output_format, background=claim.background))
-            del images
-            fitted = output.fit(result.image, claim.width, claim.height)
-            data = output.encode(fitted, claim.output_format, claim.output_compression)
+            files = [self.context.storage.get(key) for key in claim.input_keys]
+            # Reserve the edit's estimated peak before decoding anything, so the workers of this process
+            # never hold more than EDIT_MEMORY_MB between them however many run at once.
+            need = memory.edit_estimate(files, (claim.width, claim.height), self.context.backend)
+            with memory.process_budget(self.context.settings.edit_memory_mb).reserve(need):
+                images = [output.decode_input(file, at_least=(claim.width, claim.height)) for file in files]
+                del files
+                result = self.context.backend.edit(EditRequest(
+                    images=images, prompt=claim.prompt, quality=claim.quality, width=claim.width,
+                    height=claim.height, output_format=claim.output_format, background=claim.background))
+                del images
+                fitted = output.fit(result.image, claim.width, claim.height)
+                data = output.encode(fitted, claim.output_format, claim.output_compression)
+                del fitted
             stored_key = result_key(claim.user_id, claim.edit_id, claim.attempt, claim.output_format)
             self.context.storage.put(stored_key, data, output.content_type(claim.output_format))
         except BackendRefused as exc:

@@ -4,16 +4,13 @@ Argon2 and the row measures the locks, not the limiter."""
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from typing import Any
 
-from bench.pipeline import _free_port, _row, _wait_up
+from bench.pipeline import _row
+from bench.server import serving
 
 CLIENTS = 8
 SECONDS = 10.0
@@ -23,47 +20,33 @@ UNLIMITED = {"RATE_LIMIT_LOGIN_PER_ACCOUNT": "100000/minute", "RATE_LIMIT_LOGIN_
 def bench_flood() -> list[dict[str, Any]]:
     import httpx
 
-    with tempfile.TemporaryDirectory() as folder:
-        env = {**os.environ, "DATA_DIR": folder, "EDIT_WORKERS": "0", "SECRET_KEY": "bench", **UNLIMITED}
-        env.pop("DATABASE_URL", None)
-        subprocess.run([sys.executable, "-m", "app", "migrate"], env=env, cwd=folder, check=True, capture_output=True)
-        for email in ("victim@example.com", "reader@example.com"):
-            subprocess.run([sys.executable, "-m", "app", "users", "create", "--email", email, "--password",
-                            "right password"], env=env, cwd=folder, check=True, capture_output=True)
-        key = subprocess.run([sys.executable, "-m", "app", "apikeys", "create", "--email", "reader@example.com"],
-                             env=env, cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
-        port = _free_port()
-        server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], env=env, cwd=folder,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_up(base_url)
-            stop = threading.Event()
-            guesses = [0]
+    with serving(**UNLIMITED) as server:
+        server.cli("users", "create", "--email", "victim@example.com", "--password", "right password")
+        base_url = server.url
+        stop = threading.Event()
+        guesses = [0]
 
-            def guess() -> None:
-                with httpx.Client(base_url=base_url, timeout=30) as client:
-                    while not stop.is_set():
-                        client.post("/api/v1/auth/login", json={"email": "victim@example.com", "password": "wrong"})
-                        guesses[0] += 1
+        def guess() -> None:
+            with httpx.Client(base_url=base_url, timeout=30) as client:
+                while not stop.is_set():
+                    client.post("/api/v1/auth/login", json={"email": "victim@example.com", "password": "wrong"})
+                    guesses[0] += 1
 
-            threads = [threading.Thread(target=guess) for _ in range(CLIENTS)]
-            for thread in threads:
-                thread.start()
-            latencies: list[float] = []
-            deadline = time.monotonic() + SECONDS
-            with httpx.Client(base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as reader:
-                while time.monotonic() < deadline:
-                    started = time.perf_counter()
-                    assert reader.get("/api/v1/me").status_code == 200
-                    latencies.append((time.perf_counter() - started) * 1000)
-                    time.sleep(0.05)
-            stop.set()
-            for thread in threads:
-                thread.join()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        threads = [threading.Thread(target=guess) for _ in range(CLIENTS)]
+        for thread in threads:
+            thread.start()
+        latencies: list[float] = []
+        deadline = time.monotonic() + SECONDS
+        with httpx.Client(base_url=base_url, timeout=30,
+                          headers={"Authorization": f"Bearer {server.api_key}"}) as reader:
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                assert reader.get("/api/v1/me").status_code == 200
+                latencies.append((time.perf_counter() - started) * 1000)
+                time.sleep(0.05)
+        stop.set()
+        for thread in threads:
+            thread.join()
     return [_row(f"GET /me p50 during {CLIENTS} password guessers ({guesses[0]} guesses)",
                  statistics.median(latencies), "ms", 250.0)]
 

@@ -5,9 +5,7 @@ main input, resizing to the target and encoding the chosen format, measured in t
 from __future__ import annotations
 
 import io
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -18,8 +16,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from bench.server import PASSTHROUGH, serving
+
 ROOT = Path(__file__).resolve().parent.parent
-PASSTHROUGH = "tests.backends.stand_ins:PassThroughBackend"
 SUBMIT_ROUNDS = 7
 
 
@@ -44,46 +43,31 @@ def bench_submit() -> list[dict[str, Any]]:
     import psutil
 
     images = [twelve_megapixel_jpeg(seed) for seed in range(9)]
-    with tempfile.TemporaryDirectory() as folder:
-        env = {**os.environ, "DATA_DIR": folder, "EDIT_BACKEND": PASSTHROUGH, "PYTHONPATH": str(ROOT),
-               "EDIT_WORKERS": "0", "SECRET_KEY": "bench"}
-        env.pop("DATABASE_URL", None)
-        subprocess.run([sys.executable, "-m", "app", "migrate"], env=env, cwd=folder, check=True, capture_output=True)
-        subprocess.run([sys.executable, "-m", "app", "users", "create", "--email", "bench@example.com", "--password",
-                        "bench password", "--credits", "1000"], env=env, cwd=folder, check=True, capture_output=True)
-        key = subprocess.run([sys.executable, "-m", "app", "apikeys", "create", "--email", "bench@example.com"],
-                             env=env, cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
-        port = _free_port()
-        server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], env=env, cwd=folder,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_up(base_url)
-            process = psutil.Process(server.pid)
-            files = [("image", (f"photo{n}.jpg", data, "image/jpeg")) for n, data in enumerate(images)]
-            with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
-                http.post("/api/v1/edits", data={"prompt": "Brighter"}, files=files).raise_for_status()  # warm-up
-                baseline = process.memory_info().rss
-                peak = [baseline]
-                stop = threading.Event()
+    # Eight submissions stay queued (no workers): the per-person cap must let them in.
+    with serving(EDIT_MAX_ACTIVE_PER_USER="100") as server:
+        base_url, key = server.url, server.api_key
+        process = psutil.Process(server.pid)
+        files = [("image", (f"photo{n}.jpg", data, "image/jpeg")) for n, data in enumerate(images)]
+        with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
+            http.post("/api/v1/edits", data={"prompt": "Brighter"}, files=files).raise_for_status()  # warm-up
+            baseline = process.memory_info().rss
+            peak = [baseline]
+            stop = threading.Event()
 
-                def sample() -> None:
-                    while not stop.is_set():
-                        peak[0] = max(peak[0], process.memory_info().rss)
-                        time.sleep(0.005)
+            def sample() -> None:
+                while not stop.is_set():
+                    peak[0] = max(peak[0], process.memory_info().rss)
+                    time.sleep(0.005)
 
-                sampler = threading.Thread(target=sample, daemon=True)
-                sampler.start()
-                times = []
-                for _ in range(SUBMIT_ROUNDS):
-                    started = time.perf_counter()
-                    http.post("/api/v1/edits", data={"prompt": "Brighter"}, files=files).raise_for_status()
-                    times.append(time.perf_counter() - started)
-                stop.set()
-                sampler.join()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            times = []
+            for _ in range(SUBMIT_ROUNDS):
+                started = time.perf_counter()
+                http.post("/api/v1/edits", data={"prompt": "Brighter"}, files=files).raise_for_status()
+                times.append(time.perf_counter() - started)
+            stop.set()
+            sampler.join()
     upload_mb = sum(len(data) for data in images) / 1e6
     return [
         _row(f"submit 9 × 12 MP JPEG ({upload_mb:.0f} MB) p50", statistics.median(times), "s", 1.5),
@@ -148,25 +132,6 @@ class _Upload:
         return self._data
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_up(url: str) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/api/v1/pricing", timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("the server did not start")
 
 
 def run() -> list[dict[str, Any]]:

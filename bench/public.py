@@ -4,18 +4,13 @@ at most 100 MB. A real `python -m app serve` in a subprocess on a free loopback 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-PASSTHROUGH = "tests.backends.stand_ins:PassThroughBackend"
+from bench.server import serving
+
 BODY_MB = 300
 FLOOR_MB = 100.0
 CHUNK = b"x" * (1024 * 1024)
@@ -46,46 +41,26 @@ def bench_oversized_bodies() -> list[dict[str, Any]]:
     import httpx
     import psutil
 
-    with tempfile.TemporaryDirectory() as folder:
-        env = {**os.environ, "DATA_DIR": folder, "EDIT_BACKEND": PASSTHROUGH, "PYTHONPATH": str(ROOT),
-               "EDIT_WORKERS": "0", "SECRET_KEY": "bench", "STRIPE_WEBHOOK_SECRET": "whsec_bench"}
-        for name in ("DATABASE_URL", "QUEUE_URL", "STORAGE_URL", "FORWARDED_ALLOW_IPS"):
-            env.pop(name, None)
-
-        def cli(*args: str) -> str:
-            return subprocess.run([sys.executable, "-m", "app", *args], env=env, cwd=folder, check=True,
-                                  capture_output=True, text=True).stdout.strip()
-
-        cli("migrate")
-        cli("users", "create", "--email", "bench@example.com", "--password", "bench password", "--credits", "10")
-        key = cli("apikeys", "create", "--email", "bench@example.com")
-        port = _free_port()
-        server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], env=env, cwd=folder,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with serving(credits=10, STRIPE_WEBHOOK_SECRET="whsec_bench") as server:
         rows = []
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_up(base_url)
-            process = psutil.Process(server.pid)
-            cases = [
-                ("POST", "/api/v1/auth/login", {"Content-Type": "application/json"}, _plain_body),
-                ("POST", "/api/v1/billing/stripe/webhook", {"Content-Type": "application/json",
-                                                            "Stripe-Signature": "t=1,v1=00"}, _plain_body),
-                ("POST", "/login", {"Content-Type": "application/x-www-form-urlencoded"}, _plain_body),
-                ("GET", "/healthz", {"Content-Type": "application/octet-stream"}, _plain_body),
-                ("POST", "/api/v1/edits", {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
-                                           "Authorization": f"Bearer {key}"}, _one_file_upload),
-            ]
-            with httpx.Client(base_url=base_url, timeout=120) as http:
-                http.get("/api/v1/pricing")  # warm-up
-                for method, path, headers, body in cases:
-                    status, growth, seconds = _stream(http, process, method, path, headers, body())
-                    rows.append(_row(f"{BODY_MB} MB chunked to {method} {path}: {status} in {seconds:.1f} s, "
-                                     "server memory growth", growth, "MB", FLOOR_MB,
-                                     ok=status == 413 and growth <= FLOOR_MB))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        base_url, key = server.url, server.api_key
+        process = psutil.Process(server.pid)
+        cases = [
+            ("POST", "/api/v1/auth/login", {"Content-Type": "application/json"}, _plain_body),
+            ("POST", "/api/v1/billing/stripe/webhook", {"Content-Type": "application/json",
+                                                        "Stripe-Signature": "t=1,v1=00"}, _plain_body),
+            ("POST", "/login", {"Content-Type": "application/x-www-form-urlencoded"}, _plain_body),
+            ("GET", "/healthz", {"Content-Type": "application/octet-stream"}, _plain_body),
+            ("POST", "/api/v1/edits", {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+                                       "Authorization": f"Bearer {key}"}, _one_file_upload),
+        ]
+        with httpx.Client(base_url=base_url, timeout=120) as http:
+            http.get("/api/v1/pricing")  # warm-up
+            for method, path, headers, body in cases:
+                status, growth, seconds = _stream(http, process, method, path, headers, body())
+                rows.append(_row(f"{BODY_MB} MB chunked to {method} {path}: {status} in {seconds:.1f} s, "
+                                 "server memory growth", growth, "MB", FLOOR_MB,
+                                 ok=status == 413 and growth <= FLOOR_MB))
     return rows
 
 
@@ -112,27 +87,6 @@ def _stream(http: Any, process: Any, method: str, path: str, headers: dict[str, 
         stop.set()
         sampler.join()
     return status, (peak[0] - baseline) / 2**20, seconds
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_up(url: str) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/api/v1/pricing", timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("the server did not start")
 
 
 def run() -> list[dict[str, Any]]:

@@ -97,6 +97,8 @@ def test_a_restart_during_a_running_edit_still_ends_it(settings, person, backend
     first.engine.dispose()
 
 
+# The test calls the sweep itself: the periodic one must not race it to the two edits.
+@pytest.mark.parametrize("settings_overrides", [{"sweep_interval_seconds": 3600}], indirect=True)
 def test_sweeper_requeues_an_expired_lease_and_fails_after_the_last_attempt(client, person, context):
     headers = person["headers"]
     done = wait_for_edit(client, submit(client, headers).json()["id"], headers=headers)

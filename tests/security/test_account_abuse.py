@@ -88,3 +88,47 @@ def test_a_log_in_checking_a_password_holds_no_lock(client, context):
                 passwords._hashing_slots.release()
     login.join(timeout=60)
     assert outcome["status"] == 200
+
+
+class SlowStorage:
+    """Storage whose writes wait until released (a slow object store), delegating everything else."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.writing, self.release = inner, threading.Event(), threading.Event()
+
+    def put(self, *args, **kwargs):
+        self.writing.set()
+        self.release.wait(60)
+        return self.inner.put(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_submission_writing_its_files_holds_no_lock(client, context):
+    """While one person's upload is being written to storage, another person's write goes through."""
+    from tests.conftest import image_bytes
+
+    uploader, other = create_user(context, email="up@example.com"), create_user(context, email="other@example.com")
+    storage = SlowStorage(context.storage)
+    context.storage = storage
+    outcome: dict[str, int] = {}
+    submit = threading.Thread(target=lambda: outcome.update(status=client.post(
+        "/api/v1/edits", headers={"Authorization": f"Bearer {api_key_for(context, uploader.id)}"},
+        data={"prompt": "Brighter"}, files=[("image", ("a.png", image_bytes("coffee.png"), "image/png"))],
+    ).status_code))
+    other_key = api_key_for(context, other.id)
+    try:
+        submit.start()
+        assert storage.writing.wait(60), "the upload never reached storage"
+        meanwhile: dict[str, int] = {}
+        write = threading.Thread(target=lambda: meanwhile.update(status=client.post(
+            "/api/v1/api-keys", json={"name": "meanwhile"}, headers={"Authorization": f"Bearer {other_key}"},
+        ).status_code))
+        write.start()
+        write.join(timeout=20)
+        assert meanwhile.get("status") == 201, "another person's write waited for the upload's storage"
+    finally:
+        storage.release.set()
+        submit.join(timeout=60)
+    assert outcome["status"] == 202

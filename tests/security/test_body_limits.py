@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,7 +64,10 @@ def call(middleware: BodyLimit, method: str, path: str, receive: Any, headers: l
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(middleware(scope, receive, send))
+    # A thread of its own: the browser tests' Playwright keeps an event loop running in the main thread.
+    runner = threading.Thread(target=asyncio.run, args=(middleware(scope, receive, send),))
+    runner.start()
+    runner.join()
     start = sent[0]
     body = b"".join(message.get("body", b"") for message in sent[1:])
     return start["status"], dict(start["headers"]), json.loads(body)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.billing import ledger
-from app.models import Account, BillingProfile, StripePayment, TopUp
+from app.models import Account, BillingProfile, StripePayment, TopUp, User
 from app.models.base import utcnow
 
 # Dispute statuses after which the account is no longer held (Stripe's dispute.status values).
@@ -154,14 +154,16 @@ def reconcile(db: Session, payment: StripePayment, topup: TopUp) -> str:
 
 
 def refresh_hold(db: Session, user_id: str) -> bool:
-    """Hold the account while any of its payments has an open dispute; release it when none has."""
+    """Hold the account while any of its payments has an open dispute or an operator holds it; release it
+    when neither does."""
     open_disputes = db.execute(
         select(func.count()).select_from(StripePayment).join(
             TopUp, TopUp.payment_intent_id == StripePayment.payment_intent_id).where(
             TopUp.user_id == user_id, StripePayment.dispute_status.is_not(None),
             StripePayment.dispute_status.not_in(DISPUTE_CLOSED))
     ).scalar_one()
-    held = open_disputes > 0
+    operator_hold = db.execute(select(User.held_at).where(User.id == user_id)).scalar_one_or_none()
+    held = open_disputes > 0 or operator_hold is not None
     db.execute(update(Account).where(Account.user_id == user_id, Account.on_hold != held).values(on_hold=held))
     account = db.get(Account, user_id)
     if account is not None:

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test bench install dev-install models chromium lint lock test-sqlite test-postgresql
+.PHONY: run test bench install dev-install models chromium axe lint lock test-sqlite test-postgresql
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,7 +65,21 @@ run: install
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: dev-install chromium
+# axe-core for the accessibility browser tests (tests/web/test_accessibility.py): the npm package's
+# axe.min.js, fetched with `npm pack` from the registry and checked by its SHA-256 before it is unpacked.
+AXE_VERSION := 4.14.1
+AXE_SHA256 := e6b0ce02b84d892e2e33e403485e7f3d6c29e2be6df65daf44d89ba564139745
+AXE_DIR := $(VENV)/axe-core
+$(AXE_DIR)/axe.min.js: | $(BIN)/python
+	mkdir -p $(AXE_DIR)
+	cd $(AXE_DIR) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null
+	echo "$(AXE_SHA256)  $(AXE_DIR)/axe-core-$(AXE_VERSION).tgz" | sha256sum -c --quiet
+	tar -xzf $(AXE_DIR)/axe-core-$(AXE_VERSION).tgz -C $(AXE_DIR) --strip-components=1 package/axe.min.js
+	rm $(AXE_DIR)/axe-core-$(AXE_VERSION).tgz
+
+axe: $(AXE_DIR)/axe.min.js
+
+test: dev-install chromium axe
 	$(MAKE) test-sqlite
 	$(MAKE) test-postgresql
 

@@ -33,6 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--email", required=True)
     create.add_argument("--password", required=True)
     create.add_argument("--credits", type=int, help="credits to grant instead of SIGNUP_CREDITS")
+    create.add_argument("--operator", action="store_true", help="may use the operator console (/admin)")
+    users.add_parser("promote", help="make a person an operator (the console at /admin)") \
+        .add_argument("--email", required=True)
+    users.add_parser("verify", help="mark a person's address confirmed (and grant as a confirmation would)") \
+        .add_argument("--email", required=True)
+    users.add_parser("reset-link", help="print a one-hour password reset link to hand to a person") \
+        .add_argument("--email", required=True)
+    users.add_parser("delete", help="delete a person's account: files, keys, sessions; the ledger stays") \
+        .add_argument("--email", required=True)
 
     credits = commands.add_parser("credits", help="manage credits").add_subparsers(dest="action", required=True)
     grant = credits.add_parser("grant", help="grant credits to a person")
@@ -48,6 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     ledger_cmd = commands.add_parser("ledger", help="check the ledger").add_subparsers(dest="action", required=True)
     ledger_cmd.add_parser("verify", help="recompute every balance from the transfers")
 
+    report = commands.add_parser("report", help="reports for the operator").add_subparsers(dest="action",
+                                                                                          required=True)
+    margin = report.add_parser("margin", help="per day and quality/resolution: edits, credits, revenue at the "
+                               "pack prices, provider cost (PROVIDER_PRICES_FILE) and margin")
+    margin.add_argument("--days", type=int, default=30)
+    failed = report.add_parser("failures", help="edits the provider or the site failed (quota, billing, "
+                               "settings, outages), with what the provider said")
+    failed.add_argument("--days", type=int, default=7)
+    failed.add_argument("--all", action="store_true", help="also moderation and refused instructions")
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from app.errors import AppError, ConfigurationError
@@ -57,8 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:  # e.g. a shared database or queue without SECRET_KEY
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from app.observability import configure_logging
+
+    configure_logging(settings.log_format)  # LOG_FORMAT: json lines or readable ones, with the request id
     handler = {"serve": _serve, "worker": _worker, "migrate": _migrate, "users": _users, "credits": _credits,
-               "apikeys": _apikeys, "ledger": _ledger}[args.command]
+               "apikeys": _apikeys, "ledger": _ledger, "report": _report}[args.command]
     try:
         return handler(settings, args)
     except (AppError, ConfigurationError) as exc:
@@ -76,8 +98,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     print(f"Serving on http://{host}:{port} (data in {settings.data_dir})", flush=True)
     # X-Forwarded-* are believed only from FORWARDED_ALLOW_IPS; with none (the default) they are ignored.
     trusted = settings.forwarded_allow_ips.strip()
+    # log_config=None: uvicorn's lines go through our logging (LOG_FORMAT); app.observability writes the access
+    # line, with the request id and the route, so uvicorn's own is off.
     uvicorn.run("app.asgi:app", host=host, port=port, reload=args.reload, proxy_headers=bool(trusted),
-                forwarded_allow_ips=trusted or None, log_level="info")
+                forwarded_allow_ips=trusted or None, log_level="info", log_config=None, access_log=False)
     return 0
 
 
@@ -97,9 +121,18 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     workers.start()
+    stop_metrics = None
+    if settings.worker_metrics_port:
+        from app import observability, readiness
+
+        stop_metrics = observability.serve_metrics(settings.worker_metrics_port, [
+            observability.QueueCollector(lambda: readiness.queue_backlog(context))])
+        print(f"Worker metrics on port {settings.worker_metrics_port} (/metrics).", flush=True)
     print(f"Worker running ({workers.threads} thread(s)); Ctrl-C to stop.", flush=True)
     stop.wait()
     workers.stop()
+    if stop_metrics is not None:
+        stop_metrics()
     context.engine.dispose()
     return 0
 
@@ -123,6 +156,34 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    """`report margin --days N` (app.billing.margin) and `report failures --days N` (app.editor.failures)."""
+    from app.billing.margin import credit_value, format_report, margin_report
+    from app.billing.pricing import load_pricing
+    from app.billing.provider_costs import load_provider_prices
+    from app.models.base import utcnow
+
+    if args.days < 1:
+        print("error: --days must be at least 1", file=sys.stderr)
+        return 2
+    if args.action == "failures":
+        from app.editor.failures import recent_failures
+
+        with _transaction(settings) as db:
+            failures = recent_failures(db, days=args.days, now=utcnow(), every_code=args.all)
+        for failure in failures:
+            when = failure.finished_at.isoformat(timespec="seconds") if failure.finished_at else "-"
+            print(f"{when}  {failure.code}  edit {failure.edit_id}  user {failure.user_id}\n    {failure.detail}")
+        print(f"{len(failures)} failed edit(s) in the last {args.days} day(s).")
+        return 0
+    pricing = load_pricing(settings.pricing_file)
+    prices = load_provider_prices(settings.provider_prices_file)
+    with _transaction(settings) as db:
+        rows = margin_report(db, pricing, prices, days=args.days, now=utcnow())
+    print(format_report(rows, credit_value(pricing)))
+    return 0
+
+
 def _transaction(settings: Settings) -> contextlib.AbstractContextManager[Session]:
     from app.db import make_engine, make_session_factory, transaction
 
@@ -130,14 +191,79 @@ def _transaction(settings: Settings) -> contextlib.AbstractContextManager[Sessio
 
 
 def _users(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action in ("verify", "reset-link"):
+        return _users_address(settings, args)
+    if args.action == "promote":
+        return _users_promote(settings, args)
+    if args.action == "delete":
+        return _users_delete(settings, args)
     from app.accounts.service import create_user
     from app.billing import ledger
 
     with _transaction(settings) as db:
         credits = settings.signup_credits if args.credits is None else args.credits
         user = create_user(db, email=args.email, password=args.password, signup_credits=credits)
-        print(f"Created {user.email} ({user.id}) with {ledger.balance(db, user.id).available} credits.")
+        user.is_operator = bool(args.operator)
+        role = "operator " if user.is_operator else ""
+        print(f"Created {role}{user.email} ({user.id}) with {ledger.balance(db, user.id).available} credits.")
     return 0
+
+
+def _users_promote(settings: Settings, args: argparse.Namespace) -> int:
+    """`users promote`: the person may use the operator console from their next page."""
+    from app.admin.service import promote
+
+    with _transaction(settings) as db:
+        user = promote(db, args.email)
+        print(f"{user.email} is an operator; the console is at /admin.")
+    return 0
+
+
+def _users_address(settings: Settings, args: argparse.Namespace) -> int:
+    """`users verify` and `users reset-link` (app.accounts.lifecycle)."""
+    from app.accounts import lifecycle
+    from app.accounts.service import find_user
+    from app.billing import ledger
+    from app.context import build_context
+
+    context = build_context(settings)
+    try:
+        if args.action == "reset-link":
+            print(lifecycle.reset_link(context, args.email))
+            return 0
+        with context.transaction() as db:
+            user = find_user(db, args.email)
+            changed = lifecycle.mark_confirmed(db, context, user, may_grant=lambda: True)
+            available = ledger.balance(db, user.id).available
+        print(f"{user.email} is {'now' if changed else 'already'} confirmed; {available} credits available.")
+        return 0
+    finally:
+        context.queue.stop()
+        context.engine.dispose()
+
+
+def _users_delete(settings: Settings, args: argparse.Namespace) -> int:
+    """`users delete`: as the person's own deletion, without their password (app.accounts.deletion)."""
+    from app.accounts import deletion
+    from app.accounts.service import find_user
+    from app.context import build_context
+    from app.errors import AppError
+
+    context = build_context(settings)
+    try:
+        with context.transaction() as db:
+            user = find_user(db, args.email)
+            email = user.email
+            erased = deletion.erase(context, db, user.id)
+        print(f"Deleted {email}: {erased.edits} edits ({erased.cancelled} cancelled and refunded), their files, "
+              "API keys and sessions. The ledger keeps the anonymous account.")
+        return 0
+    except AppError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    finally:
+        context.queue.stop()
+        context.engine.dispose()
 
 
 def _credits(settings: Settings, args: argparse.Namespace) -> int:

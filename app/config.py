@@ -40,12 +40,23 @@ class Settings(BaseSettings):
     """First backoff between those retries; it doubles each time, unless OpenAI sends `retry-after`."""
     openai_retry_max_wait_seconds: float = Field(default=60.0, ge=0)
     """The longest wait between retries; a longer `retry-after` ends the call's retries at once."""
+    openai_preview_backgrounds: bool = False
+    """Offer backgrounds the spec calls a preview for the model (transparent on gpt-image-2)."""
+    provider_prices_file: Path | None = None
+    """TOML of the provider's prices per model (USD per million tokens), for the cost of each edit and
+    `python -m app report margin`; default: app/billing/provider_prices.toml (OpenAI's public prices)."""
 
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
 
     signup_credits: int = Field(default=10, ge=0)
+    email_url: str = "log://"
+    """Where mail goes (app.mail): `log://` (the server log, and each message as an .eml file under
+    DATA_DIR/outbox), `file:///dir` (.eml files there), `smtp://user:pass@host:587` (STARTTLS; add `?tls=none`
+    for a local relay without TLS) or `smtps://user:pass@host:465`. With a real mail server (anything but
+    log://) SIGNUP_CREDITS are granted when the address is confirmed, not at sign-up."""
+    email_from: str = "Imagedit <no-reply@localhost>"
     pricing_file: Path | None = None
     secret_key: str | None = None
 
@@ -103,12 +114,48 @@ class Settings(BaseSettings):
     """Edits submitted per person, whichever door they use."""
     rate_limit_api_key: str = "300/minute"
     """Requests per API key (counted on the key as sent, so guessed keys are limited too)."""
+    rate_limit_export_per_user: str = "3/hour;10/day"
+    """Data exports (ZIPs of every edit and the ledger) a person may ask for."""
+    retention_days: int | None = Field(default=None, ge=1)
+    """Inputs and results of edits finished longer ago than this are removed by the sweep (unset = keep)."""
+    export_days: int = Field(default=7, ge=1)
+    """How long a data export stays downloadable before the sweep removes it."""
+    rate_limit_password_reset_per_address: str = "10/hour"
+    """"Forgot password" requests per client address (refused with 429)."""
+    rate_limit_password_reset_per_email: str = "3/hour"
+    """Reset mails per e-mail address, known or not; over it the answer stays the same and no mail is sent."""
+    rate_limit_verification_mail_per_user: str = "3/hour;10/day"
+    """Confirmation mails a person may ask to be sent again."""
+    rate_limit_account_links_per_address: str = "30/hour"
+    """Uses of e-mailed links (confirm the address, reset the password) per client address."""
     signup_grants_per_address_per_day: int = Field(default=3, ge=0)
     """Sign-ups per client address per day that receive SIGNUP_CREDITS; later ones get an account without
     free credits (0 = never grant by address)."""
 
+    # Operations (app.observability, app.readiness).
+    metrics_token: str | None = None
+    """Bearer token that `GET /metrics` asks for; unset = no /metrics at all (404)."""
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """`python -m app worker` serves its Prometheus metrics on this port (all interfaces) when set."""
+    log_format: str = "console"
+    """`console` (readable lines) or `json` (one JSON object per line, for a log collector)."""
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    """How often a worker process records that it is alive (the `worker_heartbeats` table)."""
+    worker_heartbeat_stale_seconds: float = Field(default=60.0, gt=0)
+    """/readyz fails, with a shared queue, when no worker has been seen for this long."""
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value.strip().lower() not in ("console", "json"):
+            raise ValueError("use console or json")
+        return value.strip().lower()
+
     @field_validator("rate_limit_login_per_account", "rate_limit_login_per_address", "rate_limit_signup_per_address",
-                     "rate_limit_estimate_per_address", "rate_limit_submit_per_user", "rate_limit_api_key")
+                     "rate_limit_estimate_per_address", "rate_limit_submit_per_user", "rate_limit_api_key",
+                     "rate_limit_export_per_user",
+                     "rate_limit_password_reset_per_address", "rate_limit_password_reset_per_email",
+                     "rate_limit_verification_mail_per_user", "rate_limit_account_links_per_address")
     @classmethod
     def _rate_limit_rule(cls, value: str) -> str:
         from limits import parse_many
@@ -174,6 +221,11 @@ class Settings(BaseSettings):
     @property
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def email_confirms_signup(self) -> bool:
+        """Whether mail really leaves this machine, so that a confirmed address can be asked for (app.mail)."""
+        return not self.email_url.startswith("log://")
 
     @property
     def payments_enabled(self) -> bool:

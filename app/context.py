@@ -50,7 +50,10 @@ class AppContext:
 
 def build_context(settings: Settings) -> AppContext:
     """Everything but the workers; `start`/`stop` in app.workers run those."""
+    from app.accounts import export as accounts_export
+    from app.accounts import tasks as accounts_tasks
     from app.billing import tasks as billing_tasks
+    from app.editor import retention
     from app.editor.runner import RUN_EDIT, Runner
     from app.editor.sweeper import sweep as sweep_edits
 
@@ -69,4 +72,7 @@ def build_context(settings: Settings) -> AppContext:
     context.queue.register(RUN_EDIT, Runner(context).run)
     context.sweeps.append(lambda: sweep_edits(context))
     billing_tasks.register(context)  # Stripe events, automatic recharges, billing's sweep
+    accounts_tasks.register(context)  # mail delivery
+    accounts_export.register(context)  # data exports: built by a worker, expired by the sweep
+    context.sweeps.append(lambda: retention.sweep(context))  # RETENTION_DAYS
     return context

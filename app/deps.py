@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.accounts import cookies, csrf
-from app.accounts.service import Principal, mark_api_key_used, principal_for_api_key, principal_for_session
+from app.accounts.service import (
+    Principal,
+    mark_api_key_used,
+    mark_session_seen,
+    principal_for_api_key,
+    principal_for_session,
+)
 from app.context import AppContext
 from app.errors import NotAuthenticated
 
@@ -67,6 +73,9 @@ def identify(request: Request, context: AppContext) -> Principal | None:
     if principal is not None and principal.key_id and principal.key_use_unrecorded:
         with context.transaction() as db:
             mark_api_key_used(db, principal.key_id)
+    if principal is not None and principal.session_id and principal.session_seen_unrecorded:
+        with context.transaction() as db:  # at most once a minute per session (LAST_USED_GRANULARITY)
+            mark_session_seen(db, principal.session_id)
     request.state.principal = principal
     return principal
 

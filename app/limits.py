@@ -34,6 +34,7 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import STRATEGIES, RateLimiter
 
+from app import observability
 from app.config import Settings
 from app.errors import ConfigurationError, TooManyRequests
 
@@ -50,6 +51,11 @@ SIGNUP_GRANT = "signup_grant"
 ESTIMATE = "estimate"
 SUBMIT = "submit"
 API_KEY = "api_key"
+EXPORT = "export"
+PASSWORD_RESET_ADDRESS = "password_reset_address"
+PASSWORD_RESET_EMAIL = "password_reset_email"
+VERIFICATION_MAIL = "verification_mail"
+ACCOUNT_LINKS = "account_links"
 
 RULES: dict[str, Callable[[Settings], str]] = {
     LOGIN_ACCOUNT: lambda s: s.rate_limit_login_per_account,
@@ -59,6 +65,11 @@ RULES: dict[str, Callable[[Settings], str]] = {
     ESTIMATE: lambda s: s.rate_limit_estimate_per_address,
     SUBMIT: lambda s: s.rate_limit_submit_per_user,
     API_KEY: lambda s: s.rate_limit_api_key,
+    EXPORT: lambda s: s.rate_limit_export_per_user,
+    PASSWORD_RESET_ADDRESS: lambda s: s.rate_limit_password_reset_per_address,
+    PASSWORD_RESET_EMAIL: lambda s: s.rate_limit_password_reset_per_email,
+    VERIFICATION_MAIL: lambda s: s.rate_limit_verification_mail_per_user,
+    ACCOUNT_LINKS: lambda s: s.rate_limit_account_links_per_address,
 }
 
 MESSAGES = {
@@ -71,6 +82,11 @@ MESSAGES = {
     ESTIMATE: "Too many estimates. Wait {wait} before asking again.",
     SUBMIT: "Too many edits at once. Wait {wait} before submitting again.",
     API_KEY: "Too many requests with this API key. Wait {wait} before trying again.",
+    EXPORT: "You asked for several exports already. Wait {wait} before asking for another.",
+    PASSWORD_RESET_ADDRESS: "Too many password resets from your network. Wait {wait} before trying again.",
+    PASSWORD_RESET_EMAIL: "Too many reset mails for this address.",  # never shown: the answer stays the same
+    VERIFICATION_MAIL: "A confirmation mail was sent recently. Wait {wait} before asking for another.",
+    ACCOUNT_LINKS: "Too many tries of e-mailed links from your network. Wait {wait} before trying again.",
 }
 
 
@@ -160,6 +176,7 @@ class RateLimits:
             return True
 
     def _refusal(self, rule: str, key: str, refused: Sequence[RateLimitItem]) -> TooManyRequests:
+        observability.RATE_LIMIT_REFUSALS.labels(rule).inc()
         wait = max(1, self._wait(rule, key, refused))
         return TooManyRequests(MESSAGES[rule].format(wait=_spoken(wait)), retry_after=wait)
 
@@ -222,6 +239,11 @@ def after_failed_login(target: AppContext | RateLimits, email: str, address: str
     limiter = _limiter(target)
     limiter.count(LOGIN_ACCOUNT, _account_key(email))
     limiter.count(LOGIN_ADDRESS, address_key(address))
+
+
+def allows_reset_mail(target: AppContext | RateLimits, email: str) -> bool:
+    """Whether another password-reset mail may go to `email` (known or not); counts it when it may."""
+    return _limiter(target).allows(PASSWORD_RESET_EMAIL, _account_key(email))
 
 
 def take_signup_grant(target: AppContext | RateLimits, address: str) -> bool:
@@ -336,4 +358,6 @@ def per_api_key(request: Request) -> None:
 
 SignupLimited = Depends(per_address(SIGNUP))
 EstimateLimited = Depends(per_address(ESTIMATE))
+PasswordResetLimited = Depends(per_address(PASSWORD_RESET_ADDRESS))
+AccountLinksLimited = Depends(per_address(ACCOUNT_LINKS))
 ApiKeyLimited = Depends(per_api_key)

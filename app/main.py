@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+from app import observability, readiness
 from app.accounts import cookies, csrf
 from app.body_limit import install_body_limit
 from app.config import Settings
 from app.context import AppContext, build_context
 from app.error_handlers import install_error_handlers
+from app.errors import NotFound
 from app.workers import Workers
 
 log = logging.getLogger(__name__)
@@ -26,8 +29,20 @@ SWAGGER_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
 DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>API reference · Imagedit</title>
-<link rel="stylesheet" href="/docs/assets/swagger-ui.css"><link rel="icon" href="/static/img/logo.svg">
-</head><body><div id="swagger-ui"></div>
+<link rel="stylesheet" href="/static/css/app.css"><link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+<link rel="stylesheet" href="/static/css/docs.css"><link rel="icon" href="/static/img/logo.svg">
+</head><body class="docs-page"><a class="skip" href="#main">Skip to content</a>
+<header class="site-header"><div class="wrap bar">
+<a class="brand" href="/"><img src="/static/img/logo.svg" alt="" width="28" height="28"><span>Imagedit</span></a>
+<nav class="nav" aria-label="Main"><a href="/edit">Back to the editor</a><a href="/help/instructions">Help</a>
+<a href="/docs" aria-current="page">API</a></nav></div></header>
+<main id="main" class="wrap"><div class="page-head"><div><p class="eyebrow">Developers</p><h1>API reference</h1></div>
+<p class="muted small">Authenticate with <code>Authorization: Bearer &lt;key&gt;</code> (make one on your
+<a href="/account">account page</a>).</p></div><div id="swagger-ui"></div></main>
+<footer class="site-footer"><div class="wrap footer-bar">
+<span>Imagedit · self-hosted plain-language image editing</span>
+<span class="footer-links"><a href="/">Home</a> · <a href="/help/instructions">What the editor understands</a> ·
+<a href="/#faq">FAQ</a></span></div></footer>
 <script src="/docs/assets/swagger-ui-bundle.js"></script><script src="/static/js/docs.js"></script>
 </body></html>"""
 
@@ -79,6 +94,9 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     for router in (accounts.router, editor.router, billing.router, openai_compat.router, account_pages.router,
                    editor_pages.router, site_pages.router):
         app.include_router(router)
+    from app.admin import pages as admin_pages
+
+    app.include_router(admin_pages.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.mount("/docs/assets", StaticFiles(directory=SWAGGER_ASSETS), name="swagger-assets")
 
@@ -99,6 +117,28 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
             connection.execute(text("SELECT 1"))
         return {"status": "ok"}
 
+    @app.get("/readyz", include_in_schema=False)
+    def readyz(request: Request) -> JSONResponse:
+        """Readiness (app.readiness): database at the head revision, broker, storage, a live worker; 503
+        with the failing part named when any is missing."""
+        checks = readiness.check(request.app.state.context)
+        ok = all(each.ok for each in checks.values())
+        return JSONResponse({"status": "ok" if ok else "failing",
+                             "checks": {name: {"ok": each.ok, "detail": each.detail} for name, each in checks.items()}},
+                            status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics for whoever holds METRICS_TOKEN; 404 for everyone else, and for everyone
+        while it is unset, so that nothing tells a stranger the page exists."""
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        token = settings.metrics_token
+        if not token or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise NotFound("There is no page at this address.")
+        ctx = request.app.state.context
+        body = observability.render([observability.QueueCollector(lambda: readiness.queue_backlog(ctx))])
+        return Response(body, media_type=observability.CONTENT_TYPE)
+
     @app.middleware("http")
     async def browser_defaults(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response: Response = await call_next(request)
@@ -113,4 +153,8 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    # Outermost, outside Starlette's ServerErrorMiddleware, so that a 500 carries its X-Request-ID too.
+    build_middleware_stack = app.build_middleware_stack
+    app.build_middleware_stack = (  # type: ignore[method-assign]
+        lambda: observability.RequestObserver(build_middleware_stack()))
     return app

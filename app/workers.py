@@ -6,6 +6,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from app import readiness
 from app.editor.sweeper import sweep
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ class Workers:
         self.context = context
         self.threads = threads
         self.sweeper = Sweeper(context)
+        self.heartbeat = Heartbeat(context)
         self.running = False
 
     def start(self) -> None:
@@ -28,6 +30,7 @@ class Workers:
         sweep(self.context, all_running_are_orphans=sole_worker, resend_all_queued=sole_worker)
         self.context.queue.start_workers(self.threads, poll_seconds=self.context.settings.worker_poll_seconds)
         self.sweeper.start()
+        self.heartbeat.start()
         self.running = True
 
     def stop(self) -> None:
@@ -35,6 +38,7 @@ class Workers:
             return
         self.sweeper.stop()
         self.context.queue.stop()
+        self.heartbeat.stop()
         self.running = False
 
 
@@ -62,3 +66,37 @@ class Sweeper:
                     each()
                 except Exception:
                     log.exception("sweep failed")
+
+
+class Heartbeat:
+    """Records in the database, every WORKER_HEARTBEAT_SECONDS, that this process's workers are alive, so
+    /readyz can tell a shared queue that nobody consumes (app.readiness)."""
+
+    def __init__(self, context: AppContext) -> None:
+        self.context = context
+        self.worker_id = readiness.new_worker_id()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._beat()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        try:
+            readiness.forget_heartbeat(self.context, self.worker_id)
+        except Exception:
+            log.warning("could not remove the heartbeat of %s", self.worker_id, exc_info=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.context.settings.worker_heartbeat_seconds):
+            self._beat()
+
+    def _beat(self) -> None:
+        try:
+            readiness.record_heartbeat(self.context, self.worker_id)
+        except Exception:  # the database is away for a moment: the next beat tries again
+            log.warning("could not record the worker heartbeat", exc_info=True)

@@ -1,8 +1,9 @@
 """A small stand-in for OpenAI's Images API edit endpoint, served on loopback for the tests.
 
 It speaks the documented request and response shapes of `POST /v1/images/edits`: it checks the bearer key
-and what gpt-image-2 accepts (size rules, no `input_fidelity`, no transparent background, known parameters
-only) the way OpenAI does, answers `{created, data: [{b64_json}], output_format, quality, size, usage}`, and
+and what each model accepts the way OpenAI does, from the facts kept about OpenAI's published spec
+(tests/backends/openai_spec_facts.py: fields, the model enum, sizes, qualities, backgrounds, fidelity),
+never from the adapter's own table, answers `{created, data: [{b64_json}], output_format, quality, size, usage}`, and
 records every request (fields, image parts, headers) so a test can assert on what was sent. A test scripts
 the next answers with `fake.then(...)`: each error shape, `retry-after`, a slow answer, a dropped connection;
 a prompt containing MODERATION_BLOCKED is always blocked, as OpenAI's safety system would.
@@ -35,15 +36,12 @@ from PIL import Image, ImageOps
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.backends.openai import OpenAIBackend
-from app.backends.openai_models import spec_for
 from app.config import Settings
+from tests.backends import openai_spec_facts as spec
 
 FAKE_API_KEY = "sk-fake-0123456789abcdefghijklmnopqrstuvwxyz"
 BLOCKED_WORD = "MODERATION_BLOCKED"
 """A prompt containing this is refused the way OpenAI's safety system refuses (400 moderation_blocked)."""
-KNOWN_FIELDS = frozenset({"prompt", "model", "n", "quality", "size", "output_format", "output_compression",
-                          "background", "input_fidelity", "moderation", "user", "response_format",
-                          "partial_images", "stream", "safety_identifier"})
 
 
 @dataclass
@@ -98,11 +96,11 @@ def invalid_request(message: str = "Invalid value for 'size'.", *, param: str | 
     return Reply("error", 400, error_body(message, param=param, code=code))
 
 
-def moderation_blocked(violations: str = "violence") -> Reply:
-    message = ("Your request was rejected by the safety system. If you believe this is an error, contact us "
-               f"and include the request ID req_123. safety_violations=[{violations}].")
-    return Reply("error", 400, error_body(message, type="image_generation_user_error",
-                                          code="moderation_blocked"))
+def moderation_blocked(violations: str = "violence", request_id: str = "req_moderation_400") -> Reply:
+    message = (f"{spec.MODERATION_BLOCKED.message} If you believe this is an error, contact us and include "
+               f"the request ID {request_id}. safety_violations=[{violations}].")
+    return Reply("error", 400, error_body(message, type=spec.MODERATION_BLOCKED.type,
+                                          code=spec.MODERATION_BLOCKED.code), (("x-request-id", request_id),))
 
 
 def unauthorized() -> Reply:
@@ -117,9 +115,28 @@ def rate_limited(retry_after: str | None = None, *, header: str = "retry-after")
                                           type="requests", code="rate_limit_exceeded"), headers)
 
 
-def quota_exceeded() -> Reply:
-    message = "You exceeded your current quota, please check your plan and billing details."
-    return Reply("error", 429, error_body(message, type="insufficient_quota", code="insufficient_quota"))
+def quota_exceeded(request_id: str = "req_quota_429") -> Reply:
+    return documented(spec.INSUFFICIENT_QUOTA, request_id=request_id)
+
+
+def billing_hard_limit(request_id: str = "req_billing_400") -> Reply:
+    """The billing hard limit: OpenAI answers it with 400, not 429."""
+    return documented(spec.BILLING_HARD_LIMIT, request_id=request_id)
+
+
+def input_fidelity_unsupported(request_id: str = "req_fidelity_400") -> Reply:
+    return documented(spec.INPUT_FIDELITY_UNSUPPORTED, param="input_fidelity", request_id=request_id)
+
+
+def documented(answer: spec.ErrorAnswer, *, param: str | None = None, request_id: str | None = None,
+               should_retry: str | None = None) -> Reply:
+    """One of OpenAI's documented error answers (tests/backends/openai_spec_facts.py), with the headers
+    OpenAI sends: `x-request-id`, and `x-should-retry` when given."""
+    headers = [("x-request-id", request_id)] if request_id else []
+    if should_retry is not None:
+        headers.append(("x-should-retry", should_retry))
+    return Reply("error", answer.status, error_body(answer.message, type=answer.type, param=param,
+                                                      code=answer.code), tuple(headers))
 
 
 def server_error(status: int = 500) -> Reply:
@@ -220,7 +237,7 @@ class FakeOpenAI:
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             return 400, error_body("Send multipart/form-data.", param=None, code="invalid_content_type")
         for name in request.fields:
-            if name not in KNOWN_FIELDS:
+            if name not in spec.EDIT_FIELDS or name in spec.FILE_FIELDS:
                 return 400, error_body(f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter")
         if not request.field("prompt"):
             return 400, error_body("Missing required parameter: 'prompt'.", param="prompt",
@@ -231,26 +248,18 @@ class FakeOpenAI:
         if not images or len(images) != len(request.files):
             return 400, error_body("Send the images as 'image' or repeated 'image[]'.", param="image",
                                    code="invalid_value")
-        model = request.field("model") or "gpt-image-2"
-        spec = spec_for(model)
-        if request.field("input_fidelity") is not None and spec.input_fidelity is None:
-            return 400, error_body(f"input_fidelity is not supported for {model}.", param="input_fidelity",
-                                   code="unsupported_parameter")
-        background = request.field("background") or "auto"
-        if background not in spec.backgrounds:
-            return 400, error_body(f"background '{background}' is not supported for {model}.",
-                                   param="background", code="unsupported_value")
+        model = request.field("model") or spec.DEFAULT_MODEL
+        facts = spec.MODELS.get(model)
+        if facts is None:
+            return 400, error_body(f"Invalid value: '{model}'. Supported values are: "
+                                   f"{', '.join(spec.MODEL_ENUM)}.", param="model", code="invalid_value")
+        refusal = _refused_by_spec(request, model, facts, len(images))
+        if refusal is not None:
+            return 400, refusal
         quality = request.field("quality") or "auto"
-        if quality not in ("low", "medium", "high", "auto"):
-            return 400, error_body(f"Invalid value: '{quality}'.", param="quality", code="invalid_value")
         output_format = request.field("output_format") or "png"
-        if output_format not in ("png", "jpeg", "webp"):
-            return 400, error_body(f"Invalid value: '{output_format}'.", param="output_format",
-                                   code="invalid_value")
         size = request.field("size") or "auto"
-        width, height = _size(size, spec)
-        if width == 0:
-            return 400, error_body(f"Invalid size '{size}' for {model}.", param="size", code="invalid_value")
+        width, height = _size(size, facts)
         try:
             source = images[0].image()
         except Exception:
@@ -276,16 +285,56 @@ class FakeOpenAI:
         }
 
 
-def _size(size: str, spec: Any) -> tuple[int, int]:
-    """The size a model would make for `size`, or (0, 0) when it refuses it."""
+def _refused_by_spec(request: ReceivedRequest, model: str, facts: spec.ModelFacts,
+                     image_count: int) -> dict[str, Any] | None:
+    """OpenAI's 400 for a request the spec facts do not allow for this model, or None."""
+    for name in request.fields:
+        if name not in facts.fields:
+            code = "invalid_input_fidelity_model" if name == "input_fidelity" else "unsupported_parameter"
+            return error_body(f"'{name}' is not supported with {model}.", param=name, code=code)
+    if image_count > facts.max_images:
+        return error_body(f"{model} takes at most {facts.max_images} images.", param="image",
+                          code="invalid_value")
+    background = request.field("background")
+    if background is not None and background not in facts.backgrounds | facts.preview_backgrounds:
+        return error_body(f"background '{background}' is not supported for {model}.", param="background",
+                          code="unsupported_value")
+    output_format = request.field("output_format") or "png"
+    checks = (("quality", request.field("quality"), facts.qualities),
+              ("output_format", request.field("output_format"), spec.OUTPUT_FORMATS),
+              ("input_fidelity", request.field("input_fidelity"), spec.INPUT_FIDELITY))
+    for name, value, allowed in checks:
+        if value is not None and value not in allowed:
+            return error_body(f"Invalid value: '{value}'.", param=name, code="invalid_value")
+    if background == "transparent" and output_format == "jpeg":
+        return error_body("Transparent backgrounds need png or webp.", param="output_format",
+                          code="invalid_value")
+    compression = request.field("output_compression")
+    if compression is not None:
+        low, high = spec.OUTPUT_COMPRESSION_RANGE
+        if output_format not in spec.COMPRESSED_FORMATS or not compression.isdigit() \
+                or not low <= int(compression) <= high:
+            return error_body(f"Invalid output_compression '{compression}' for {output_format}.",
+                              param="output_compression", code="invalid_value")
+    user = request.field("user")
+    if user is not None and not user:
+        return error_body("'user' must not be empty.", param="user", code="invalid_value")
+    size = request.field("size") or "auto"
+    if _size(size, facts) == (0, 0):
+        return error_body(f"Invalid size '{size}' for {model}.", param="size", code="invalid_value")
+    return None
+
+
+def _size(size: str, facts: spec.ModelFacts) -> tuple[int, int]:
+    """The size a model would make for `size`, or (0, 0) when the spec facts refuse it."""
     if size == "auto":
         return 1024, 1024
     width_text, _, height_text = size.partition("x")
     if not (width_text.isdigit() and height_text.isdigit()):
         return 0, 0
     width, height = int(width_text), int(height_text)
-    rules = spec.sizes
-    accepted = rules.accepts(width, height) if hasattr(rules, "accepts") else (width, height) in rules
+    rules = facts.sizes
+    accepted = rules.allows(width, height) if isinstance(rules, spec.FlexibleSizeFacts) else (width, height) in rules
     return (width, height) if accepted else (0, 0)
 
 
@@ -350,7 +399,8 @@ def _send(handler: BaseHTTPRequestHandler, status: int, body: Any,
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(payload)))
-        handler.send_header("x-request-id", f"req_{int(time.time() * 1000)}")
+        if not any(name.lower() == "x-request-id" for name, _ in headers):
+            handler.send_header("x-request-id", f"req_{int(time.time() * 1000)}")
         for name, value in headers:
             handler.send_header(name, value)
         handler.end_headers()

@@ -17,7 +17,8 @@ def test_signup_grants_credits_once_and_signs_in(client, context):
     assert "session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
     assert "Secure" not in cookie  # served over http here
     assert client.get("/api/v1/me").json() == {"id": body["id"], "email": "new@example.com", "balance": 10,
-                                               "reserved": 0, "outstanding": 0, "on_hold": False}
+                                               "reserved": 0, "outstanding": 0, "on_hold": False,
+                                                   "email_verified": False}
     again = client.post("/api/v1/auth/signup", json={"email": "new@example.com", "password": "long enough"})
     assert again.status_code == 409 and again.json()["error"]["field"] == "email"
     with context.transaction() as db:

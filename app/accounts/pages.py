@@ -8,16 +8,18 @@ from urllib.parse import urlparse
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from app import limits
-from app.accounts import cookies
+from app.accounts import cookies, deletion, lifecycle
+from app.accounts import export as exports
 from app.accounts import service as accounts
-from app.accounts.routes import authenticate_limited
+from app.accounts.routes import authenticate_limited, delete_with_password
 from app.api.paging import page_of, sequence_cursor
 from app.billing import ledger
 from app.context import AppContext
 from app.deps import Context, CsrfProtected, DbSession, session_token
-from app.errors import AppError
+from app.errors import AppError, NotAuthenticated
 from app.models import User
 from app.web.templates import render
 from app.web.viewer import AnyViewer, SignedInViewer, Viewer, principal_of
@@ -72,8 +74,10 @@ def login_submit(request: Request, viewer: AnyViewer, db: DbSession, context: Co
     return _signed_in_redirect(request, db, context, user, _safe_next(next))
 
 
-def _signed_in_redirect(request: Request, db: DbSession, context: AppContext, user: User, target: str) -> Response:
-    token = accounts.start_session(db, user.id, days=context.settings.session_days)
+def _signed_in_redirect(request: Request, db: Session, context: AppContext, user: User, target: str) -> Response:
+    token = accounts.start_session(db, user.id, days=context.settings.session_days,
+                                   user_agent=request.headers.get("user-agent"),
+                                   ip_address=limits.client_address(request, context.settings))
     response = RedirectResponse(target, status_code=303)
     cookies.set_session_cookie(response, request, token, secret_key=context.settings.resolved_secret_key,
                                days=context.settings.session_days)
@@ -94,8 +98,14 @@ def _account_page(request: Request, db: DbSession, viewer: Viewer, cursor: str |
     user_id = principal_of(viewer).user_id
     rows = ledger.history(db, user_id, limit=LEDGER_PAGE + 1, before_seq=sequence_cursor(cursor))
     transfers, next_cursor = page_of(rows, LEDGER_PAGE, lambda row: str(row.seq))
+    extra.setdefault("notice", NOTICES.get(request.query_params.get("done", "")))
+    extra.update(_your_data(request, db, user_id))
     return render(request, "account.html", viewer, transfers=transfers, next_cursor=next_cursor,
-                  api_keys=accounts.list_api_keys(db, user_id), signed=ledger.signed_amount, **extra)
+                  api_keys=accounts.list_api_keys(db, user_id), signed=ledger.signed_amount,
+                  email_verified=principal_of(viewer).email_verified,
+                  session_days=request.app.state.context.settings.session_days,
+                  signup_credits_pending=request.app.state.context.settings.email_confirms_signup,
+                  sessions=lifecycle.list_sessions(db, user_id, principal_of(viewer).session_id), **extra)
 
 
 @router.get("/account", response_class=HTMLResponse)
@@ -126,3 +136,155 @@ def account_create_key(request: Request, viewer: SignedInViewer, db: DbSession, 
 def account_revoke_key(key_id: str, viewer: SignedInViewer, db: DbSession) -> Response:
     accounts.revoke_api_key(db, principal_of(viewer).user_id, key_id)
     return RedirectResponse("/account#api-keys", status_code=303)
+
+
+# --- mailed links, passwords and sessions (app.accounts.lifecycle) ----------------------------------------
+
+NOTICES = {
+    "password-changed": "Your password is changed. Every other browser was signed out; API keys keep working.",
+    "password-reset": "Your new password is set and every other browser was signed out. You are signed in here.",
+    "sessions-ended": "The other browsers are signed out.",
+    "session-ended": "That browser is signed out.",
+    "verification-sent": "A new confirmation link is on its way. It works for three days.",
+}
+
+
+@router.get("/verify-email", response_class=HTMLResponse)
+def verify_email_page(request: Request, viewer: AnyViewer, token: str = "") -> Response:
+    """The page a confirmation link opens: a button posts the token (so mail scanners confirm nothing)."""
+    return render(request, "verify_email.html", viewer, token=token, state="ask")
+
+
+@router.post("/verify-email", response_class=HTMLResponse, dependencies=[limits.AccountLinksLimited])
+def verify_email_submit(request: Request, viewer: AnyViewer, db: DbSession, context: Context,
+                        address: limits.ClientAddress, token: Annotated[str, Form()] = "") -> Response:
+    try:
+        with db.begin_nested():
+            user = lifecycle.confirm_email(db, context, token,
+                                           may_grant=lambda: limits.take_signup_grant(context, address))
+    except AppError as error:
+        return render(request, "verify_email.html", viewer, status_code=error.status, token=token, state="error",
+                      error=error)
+    balance = ledger.balance(db, user.id) if viewer.principal and viewer.principal.user_id == user.id else None
+    return render(request, "verify_email.html", viewer, state="done", email=user.email, credits_now=balance)
+
+
+@router.get("/forgot-password", response_class=HTMLResponse)
+def forgot_password_page(request: Request, viewer: AnyViewer, email: str = "") -> Response:
+    return render(request, "forgot_password.html", viewer, email=email, sent=False)
+
+
+@router.post("/forgot-password", response_class=HTMLResponse, dependencies=[limits.PasswordResetLimited])
+def forgot_password_submit(request: Request, viewer: AnyViewer, db: DbSession, context: Context,
+                           email: Annotated[str, Form()] = "") -> Response:
+    lifecycle.request_reset(db, context, email,
+                            may_send=lambda normalized: limits.allows_reset_mail(context, normalized))
+    return render(request, "forgot_password.html", viewer, email=email, sent=True)
+
+
+@router.get("/reset-password", response_class=HTMLResponse)
+def reset_password_page(request: Request, viewer: AnyViewer, token: str = "") -> Response:
+    return render(request, "reset_password.html", viewer, token=token)
+
+
+@router.post("/reset-password", response_class=HTMLResponse, dependencies=[limits.AccountLinksLimited])
+def reset_password_submit(request: Request, viewer: AnyViewer, context: Context, token: Annotated[str, Form()] = "",
+                          password: Annotated[str, Form()] = "") -> Response:
+    try:
+        user = lifecycle.reset_password(context, token, password)
+    except AppError as error:
+        return render(request, "reset_password.html", viewer, status_code=error.status, token=token, error=error)
+    with context.transaction() as db:
+        return _signed_in_redirect(request, db, context, user, "/account?done=password-reset#security")
+
+
+@router.post("/account/verify-email/resend", response_class=HTMLResponse)
+def account_resend_verification(request: Request, viewer: SignedInViewer, db: DbSession,
+                                context: Context) -> Response:
+    user_id = principal_of(viewer).user_id
+    try:
+        limits.hit(context, limits.VERIFICATION_MAIL, user_id)
+        lifecycle.resend_verification(db, context, user_id)
+    except AppError as error:
+        return _account_page(request, db, viewer, None, verify_error=error)
+    return RedirectResponse("/account?done=verification-sent#security", status_code=303)
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+def account_change_password(request: Request, viewer: SignedInViewer, context: Context,
+                            address: limits.ClientAddress, current_password: Annotated[str, Form()] = "",
+                            new_password: Annotated[str, Form()] = "") -> Response:
+    principal = principal_of(viewer)
+    try:
+        limits.before_login(context, principal.email, address)
+        try:
+            lifecycle.change_password(context, principal.user_id, current_password, new_password,
+                                      keep_session_id=principal.session_id)
+        except NotAuthenticated:
+            limits.after_failed_login(context, principal.email, address)
+            raise
+    except AppError as error:
+        with context.read_transaction() as db:
+            return _account_page(request, db, viewer, None, password_error=error, status_code=error.status)
+    return RedirectResponse("/account?done=password-changed#security", status_code=303)
+
+
+@router.post("/account/sessions/end-others")
+def account_end_other_sessions(viewer: SignedInViewer, db: DbSession) -> Response:
+    principal = principal_of(viewer)
+    lifecycle.end_other_sessions(db, principal.user_id, principal.session_id)
+    return RedirectResponse("/account?done=sessions-ended#sessions", status_code=303)
+
+
+@router.post("/account/sessions/{session_id}/end")
+def account_end_session(session_id: str, request: Request, viewer: SignedInViewer, db: DbSession) -> Response:
+    principal = principal_of(viewer)
+    lifecycle.end_session_by_id(db, principal.user_id, session_id)
+    if session_id == principal.session_id:
+        response = RedirectResponse("/login", status_code=303)
+        cookies.clear_session_cookie(response, request)
+        return response
+    return RedirectResponse("/account?done=session-ended#sessions", status_code=303)
+
+
+# --- your data: exports and deleting the account (app.accounts.export, app.accounts.deletion) -------------
+
+
+def _your_data(request: Request, db: Session, user_id: str) -> dict[str, Any]:
+    settings = request.app.state.context.settings
+    rows = exports.recent_exports(db, user_id)
+    return {"exports": [(row, exports.status_of(row)) for row in rows], "export_days": settings.export_days,
+            "standing": deletion.standing(db, user_id),
+            "export_started": request.query_params.get("done") == "export-started"}
+
+
+@router.post("/account/exports", response_class=HTMLResponse)
+def account_create_export(request: Request, viewer: SignedInViewer, db: DbSession, context: Context) -> Response:
+    user_id = principal_of(viewer).user_id
+    try:
+        limits.hit(context, limits.EXPORT, user_id)
+    except AppError as error:
+        return _account_page(request, db, viewer, None, export_error=error, status_code=error.status)
+    exports.request_export(context, db, user_id)
+    return RedirectResponse("/account?done=export-started#your-data", status_code=303)
+
+
+@router.post("/account/delete", response_class=HTMLResponse)
+def account_delete(request: Request, viewer: SignedInViewer, context: Context, address: limits.ClientAddress,
+                   password: Annotated[str, Form()] = "") -> Response:
+    """Delete the account after the password confirms it (failures count like failed log-ins)."""
+    principal = principal_of(viewer)
+    try:
+        delete_with_password(context, principal.user_id, principal.email, password, address)
+    except AppError as error:
+        with context.read_transaction() as db:
+            return _account_page(request, db, viewer, None, delete_error=error, status_code=error.status)
+    response = RedirectResponse("/account/deleted", status_code=303)
+    cookies.clear_session_cookie(response, request)
+    return response
+
+
+@router.get("/account/deleted", response_class=HTMLResponse)
+def account_deleted(request: Request, viewer: AnyViewer) -> Response:
+    return render(request, "account_deleted.html", viewer)
+

@@ -2,19 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from app import limits
-from app.accounts import cookies
+from app.accounts import cookies, deletion, lifecycle
+from app.accounts import export as exports
 from app.accounts import service as accounts
-from app.accounts.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut, Credentials, Me, SignedUp
+from app.accounts.schemas import (
+    Accepted,
+    AccountDeletion,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeyOut,
+    Credentials,
+    EmailConfirmed,
+    EmailToken,
+    ExportOut,
+    ForgotPassword,
+    Me,
+    PasswordChange,
+    PasswordChanged,
+    ResetPassword,
+    SessionList,
+    SessionOut,
+    SignedUp,
+)
 from app.api.docs import API_ERRORS
 from app.billing import ledger
 from app.context import AppContext
 from app.deps import Context, CsrfProtected, CurrentPrincipal, DbSession, credentials_in_body, session_token
-from app.errors import NotAuthenticated
+from app.errors import AppError, Conflict, NotAuthenticated
 from app.models import User
+from app.storage import StoredObjectMissing
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=API_ERRORS,
                    dependencies=[CsrfProtected, limits.ApiKeyLimited])
@@ -40,7 +64,7 @@ def login(body: Credentials, request: Request, response: Response, db: DbSession
     address is treated exactly like a known one."""
     user = authenticate_limited(context, body.email, body.password, address)
     _sign_in(request, response, db, context, user.id)
-    return Me.of(user.id, user.email, ledger.balance(db, user.id))
+    return Me.of(user.id, user.email, ledger.balance(db, user.id), email_verified=user.email_verified_at is not None)
 
 
 def authenticate_limited(context: AppContext, email: str, password: str, address: str) -> User:
@@ -54,7 +78,9 @@ def authenticate_limited(context: AppContext, email: str, password: str, address
 
 
 def _sign_in(request: Request, response: Response, db: Session, context: AppContext, user_id: str) -> None:
-    token = accounts.start_session(db, user_id, days=context.settings.session_days)
+    token = accounts.start_session(db, user_id, days=context.settings.session_days,
+                                   user_agent=request.headers.get("user-agent"),
+                                   ip_address=limits.client_address(request, context.settings))
     cookies.set_session_cookie(response, request, token, secret_key=context.settings.resolved_secret_key,
                                days=context.settings.session_days)
 
@@ -71,7 +97,8 @@ def logout(request: Request, db: DbSession, context: Context) -> Response:
 
 @router.get("/me")
 def me(principal: CurrentPrincipal, db: DbSession) -> Me:
-    return Me.of(principal.user_id, principal.email, ledger.balance(db, principal.user_id))
+    return Me.of(principal.user_id, principal.email, ledger.balance(db, principal.user_id),
+                 email_verified=principal.email_verified)
 
 
 @router.post("/api-keys", status_code=201)
@@ -90,3 +117,144 @@ def list_api_keys(principal: CurrentPrincipal, db: DbSession) -> ApiKeyList:
 def revoke_api_key(key_id: str, principal: CurrentPrincipal, db: DbSession) -> Response:
     accounts.revoke_api_key(db, principal.user_id, key_id)
     return Response(status_code=204)
+
+
+# --- mailed links, passwords and sessions (app.accounts.lifecycle) ----------------------------------------
+
+RESET_ANSWER = "If an account uses this address, a link to choose a new password is on its way. It works for an hour."
+
+
+@router.post("/auth/verify-email", dependencies=[limits.AccountLinksLimited])
+@credentials_in_body
+def verify_email(body: EmailToken, db: DbSession, context: Context, address: limits.ClientAddress) -> EmailConfirmed:
+    """Confirm the address a link was mailed to (the link's page posts its token here, so that mail scanners
+    that open links confirm nothing). With a real mail server, the sign-up credits arrive now."""
+    user = lifecycle.confirm_email(db, context, body.token,
+                                   may_grant=lambda: limits.take_signup_grant(context, address))
+    return EmailConfirmed(email=user.email, email_verified=True)
+
+
+@router.post("/auth/verify-email/resend", status_code=202)
+def resend_verification(principal: CurrentPrincipal, db: DbSession, context: Context) -> Accepted:
+    """Mail the confirmation link again (a few times an hour)."""
+    limits.hit(context, limits.VERIFICATION_MAIL, principal.user_id)
+    if not lifecycle.resend_verification(db, context, principal.user_id):
+        raise Conflict("Your address is already confirmed.", code="already_verified")
+    return Accepted(message=f"A new confirmation link is on its way to {principal.email}.")
+
+
+@router.post("/auth/forgot-password", status_code=202, dependencies=[limits.PasswordResetLimited])
+@credentials_in_body
+def forgot_password(body: ForgotPassword, db: DbSession, context: Context) -> Accepted:
+    """Mail a link to choose a new password. The answer is the same whether or not the address has an
+    account (and when its own limit of mails is spent)."""
+    lifecycle.request_reset(db, context, body.email, may_send=lambda email: limits.allows_reset_mail(context, email))
+    return Accepted(message=RESET_ANSWER)
+
+
+@router.post("/auth/reset-password", dependencies=[limits.AccountLinksLimited])
+@credentials_in_body
+def reset_password(body: ResetPassword, request: Request, response: Response, context: Context) -> Me:
+    """Set a new password with the token of a reset link: every session of the account ends (API keys keep
+    working) and this client is signed in with the new password."""
+    user = lifecycle.reset_password(context, body.token, body.password)
+    with context.transaction() as db:
+        _sign_in(request, response, db, context, user.id)
+        balance = ledger.balance(db, user.id)
+    return Me.of(user.id, user.email, balance, email_verified=user.email_verified_at is not None)
+
+
+@router.post("/me/password")
+def change_password(body: PasswordChange, principal: CurrentPrincipal, context: Context,
+                    address: limits.ClientAddress) -> PasswordChanged:
+    """Change the password (the current one is asked, and wrong answers count as failed log-ins); every
+    other session ends, API keys keep working."""
+    limits.before_login(context, principal.email, address)
+    try:
+        ended = lifecycle.change_password(context, principal.user_id, body.current_password, body.new_password,
+                                          keep_session_id=principal.session_id)
+    except NotAuthenticated:
+        limits.after_failed_login(context, principal.email, address)
+        raise
+    return PasswordChanged(sessions_ended=ended)
+
+
+@router.get("/me/sessions")
+def list_sessions(principal: CurrentPrincipal, db: DbSession) -> SessionList:
+    """The browsers signed in to this account, the most recently active first."""
+    views = lifecycle.list_sessions(db, principal.user_id, principal.session_id)
+    return SessionList(items=[SessionOut.of(view) for view in views])
+
+
+@router.delete("/me/sessions/{session_id}", status_code=204)
+def end_session(session_id: str, request: Request, principal: CurrentPrincipal, db: DbSession) -> Response:
+    """Sign one browser out (this one too, if it names its own session)."""
+    lifecycle.end_session_by_id(db, principal.user_id, session_id)
+    response = Response(status_code=204)
+    if session_id == principal.session_id:
+        cookies.clear_session_cookie(response, request)
+    return response
+
+
+# --- your data: exports and deleting the account (app.accounts.export, app.accounts.deletion) -------------
+
+
+@router.post("/me/exports", status_code=202)
+def create_export(principal: CurrentPrincipal, db: DbSession, context: Context) -> ExportOut:
+    """Ask for a ZIP of every edit (inputs, result, settings) and of the ledger; poll its status, then
+    download it before `expires_at` (EXPORT_DAYS). Limited per person (RATE_LIMIT_EXPORT_PER_USER)."""
+    limits.hit(context, limits.EXPORT, principal.user_id)
+    row = exports.request_export(context, db, principal.user_id)
+    return ExportOut.of(row, exports.status_of(row))
+
+
+@router.get("/me/exports/{export_id}")
+def get_export(export_id: str, principal: CurrentPrincipal, db: DbSession) -> ExportOut:
+    row = exports.get_export(db, principal.user_id, export_id)
+    return ExportOut.of(row, exports.status_of(row))
+
+
+@router.get("/me/exports/{export_id}/download", response_class=StreamingResponse,
+            responses={200: {"content": {"application/zip": {}}, "description": "the ZIP"}})
+def download_export(export_id: str, principal: CurrentPrincipal, db: DbSession, context: Context) -> StreamingResponse:
+    """The ZIP, as an attachment; 409 while it is being built, 410 once it has expired."""
+    row, key = exports.download_key(db, principal.user_id, export_id)
+    try:
+        chunks = context.storage.iter_chunks(key)
+        first = next(chunks, b"")
+    except StoredObjectMissing as exc:
+        raise exports.ExportExpired("This export is gone; ask for a new one.") from exc
+
+    def body() -> Iterator[bytes]:
+        yield first
+        yield from chunks
+
+    name = f"imagedit-export-{row.created_at.strftime('%Y-%m-%d')}-{row.id[:8]}.zip"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store",
+               "X-Content-Type-Options": "nosniff"}
+    if row.bytes is not None:
+        headers["Content-Length"] = str(row.bytes)
+    return StreamingResponse(body(), media_type="application/zip", headers=headers)
+
+
+@router.delete("/me", status_code=204)
+def delete_me(body: AccountDeletion, request: Request, principal: CurrentPrincipal, context: Context,
+              address: limits.ClientAddress) -> Response:
+    """Delete the account, confirmed with its password: queued edits are cancelled (credits returned), every
+    file is removed, API keys and sessions end, the address is freed; 409 `edit_running` while an edit runs.
+    The ledger keeps its entries under the anonymous account."""
+    delete_with_password(context, principal.user_id, principal.email, body.password, address)
+    response = Response(status_code=204)
+    cookies.clear_session_cookie(response, request)
+    return response
+
+
+def delete_with_password(context: AppContext, user_id: str, email: str, password: str, address: str) -> None:
+    """`delete_account` behind the log-in limits: a wrong password counts as a failed log-in."""
+    limits.before_login(context, email, address)
+    try:
+        deletion.delete_account(context, user_id, password)
+    except AppError as error:
+        if error.code == "wrong_password":
+            limits.after_failed_login(context, email, address)
+        raise

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
@@ -43,10 +45,26 @@ class Principal:
     via: str  # "session" or "api_key"
     key_id: str | None = None
     key_use_unrecorded: bool = False
+    email_verified: bool = False
+    session_id: str | None = None
+    session_seen_unrecorded: bool = False
+    is_operator: bool = False
+    """May use the operator console (/admin)."""
 
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    lines = (Path(__file__).with_name("common_passwords.txt")).read_text().splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def is_common_password(password: str) -> bool:
+    """Whether `password` is among the most common ones (common_passwords.txt), whatever its case."""
+    return password.strip().lower() in _common_passwords()
 
 
 def normalize_email(email: str | None) -> str:
@@ -63,6 +81,10 @@ def check_password(password: str | None) -> str:
                                code="password_too_short")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValidationFailed("That password is too long.", field="password", code="password_too_long")
+    if is_common_password(password):
+        raise ValidationFailed("That password is one of the most common ones and is guessed first; choose "
+                               "another (a few unrelated words work well).", field="password",
+                               code="password_too_common")
     return password
 
 
@@ -84,19 +106,37 @@ def sign_up(context: AppContext, *, email: str, password: str, may_grant: Callab
     allowance of free accounts)."""
     normalized = normalize_email(email)
     password_hash = hash_password(check_password(password))
-    grant_allowed = may_grant()
+    # With a real mail server the credits wait for the confirmed address (app.accounts.lifecycle).
+    grant_now = not context.settings.email_confirms_signup
+    grant_allowed = may_grant() if grant_now else False
     with context.transaction() as db:
         user = _insert_user(db, normalized, password_hash)
-        grant_id = f"signup-mailbox:{_digest(mailbox(normalized))[:40]}"
-        amount = context.settings.signup_credits
-        if grant_allowed and amount > 0 and ledger.find(db, grant_id) is None:
-            try:
-                with db.begin_nested():
-                    ledger.transfer(db, transfer_id=grant_id, user_id=user.id, kind="grant", amount=amount,
-                                    reason="Welcome credits")
-            except IntegrityError:
-                pass  # a concurrent sign-up of the same mailbox got the grant
+        if grant_now:
+            grant_welcome_credits(db, context, user, may_grant=lambda: grant_allowed)
+        from app.accounts import lifecycle  # the confirmation mail (lifecycle imports this module)
+
+        lifecycle.send_verification(db, context, user)
     return user
+
+
+def welcome_grant_id(normalized_email: str) -> str:
+    return f"signup-mailbox:{_digest(mailbox(normalized_email))[:40]}"
+
+
+def grant_welcome_credits(db: Session, context: AppContext, user: User, *, may_grant: Callable[[], bool]) -> bool:
+    """SIGNUP_CREDITS for `user`, once per mailbox ever, if `may_grant()` (asked only when the mailbox has not
+    had them yet: the caller's per-address allowance). Whether credits were granted now."""
+    grant_id = welcome_grant_id(user.email)
+    amount = context.settings.signup_credits
+    if amount <= 0 or ledger.find(db, grant_id) is not None or not may_grant():
+        return False
+    try:
+        with db.begin_nested():
+            ledger.transfer(db, transfer_id=grant_id, user_id=user.id, kind="grant", amount=amount,
+                            reason="Welcome credits")
+    except IntegrityError:
+        return False  # a concurrent sign-up or confirmation of the same mailbox got the grant
+    return True
 
 
 def mailbox(normalized_email: str) -> str:
@@ -136,6 +176,9 @@ def authenticate(context: AppContext, *, email: str, password: str) -> User:
         user = db.execute(select(User).where(User.email == normalized)).scalar_one_or_none()
     if not verify_password(user.password_hash if user else None, password or "") or user is None:
         raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
+    if user.disabled_at is not None:  # told only to whoever knows the password
+        raise NotAuthenticated("This account has been disabled; contact the operator of this service.",
+                               code="account_disabled")
     if needs_rehash(user.password_hash):
         fresh = hash_password(password)
         with context.transaction() as db:
@@ -150,10 +193,13 @@ def find_user(db: Session, email: str) -> User:
     return user
 
 
-def start_session(db: Session, user_id: str, *, days: int) -> str:
-    """A new sign-in; returns the token for the cookie (only its hash is stored)."""
+def start_session(db: Session, user_id: str, *, days: int, user_agent: str | None = None,
+                  ip_address: str | None = None) -> str:
+    """A new sign-in from the browser `user_agent` at `ip_address`; returns the token for the cookie (only its
+    hash is stored)."""
     token = secrets.token_urlsafe(32)
-    db.add(LoginSession(token_hash=_digest(token), user_id=user_id, expires_at=utcnow() + timedelta(days=days)))
+    db.add(LoginSession(token_hash=_digest(token), user_id=user_id, expires_at=utcnow() + timedelta(days=days),
+                        user_agent=(user_agent or "")[:300] or None, ip_address=(ip_address or "")[:64] or None))
     db.flush()
     return token
 
@@ -164,12 +210,20 @@ def end_session(db: Session, token: str) -> None:
 
 def principal_for_session(db: Session, token: str) -> Principal | None:
     row = db.execute(
-        select(User.id, User.email, LoginSession.expires_at).join(LoginSession, LoginSession.user_id == User.id)
-        .where(LoginSession.token_hash == _digest(token))
+        select(User.id, User.email, User.email_verified_at, LoginSession.expires_at,
+               LoginSession.id.label("session_id"), LoginSession.last_seen_at, User.is_operator)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.token_hash == _digest(token), User.disabled_at.is_(None))
     ).first()
     if row is None or row.expires_at <= utcnow():
         return None
-    return Principal(row.id, row.email, "session")
+    stale = row.last_seen_at is None or utcnow() - row.last_seen_at > LAST_USED_GRANULARITY
+    return Principal(row.id, row.email, "session", email_verified=row.email_verified_at is not None,
+                     session_id=row.session_id, session_seen_unrecorded=stale, is_operator=row.is_operator)
+
+
+def mark_session_seen(db: Session, session_id: str) -> None:
+    db.execute(update(LoginSession).where(LoginSession.id == session_id).values(last_seen_at=utcnow()))
 
 
 def create_api_key(db: Session, user_id: str, name: str | None) -> tuple[ApiKey, str]:
@@ -199,13 +253,16 @@ def revoke_api_key(db: Session, user_id: str, key_id: str) -> None:
 def principal_for_api_key(db: Session, key: str) -> Principal | None:
     """Who holds this key (a read: `mark_api_key_used` records the use, in a write of its own)."""
     row = db.execute(
-        select(ApiKey.id, ApiKey.user_id, ApiKey.last_used_at, User.email).join(User, User.id == ApiKey.user_id)
-        .where(ApiKey.key_hash == _digest(key), ApiKey.revoked_at.is_(None))
+        select(ApiKey.id, ApiKey.user_id, ApiKey.last_used_at, User.email, User.email_verified_at,
+               User.is_operator)
+        .join(User, User.id == ApiKey.user_id)
+        .where(ApiKey.key_hash == _digest(key), ApiKey.revoked_at.is_(None), User.disabled_at.is_(None))
     ).first()
     if row is None:
         return None
     stale = row.last_used_at is None or utcnow() - row.last_used_at > LAST_USED_GRANULARITY
-    return Principal(row.user_id, row.email, "api_key", key_id=row.id, key_use_unrecorded=stale)
+    return Principal(row.user_id, row.email, "api_key", key_id=row.id, key_use_unrecorded=stale,
+                     email_verified=row.email_verified_at is not None, is_operator=row.is_operator)
 
 
 def mark_api_key_used(db: Session, key_id: str) -> None:

@@ -12,7 +12,7 @@ from app.billing.pricing import QUALITIES, RESOLUTIONS
 from app.editor.sizes import ASPECT_RATIOS
 from app.editor.validation import MAX_IMAGES, MAX_PROMPT_CHARS, OUTPUT_FORMATS
 
-# --- the JSON API's shapes ------------------------------------------------------------------------------
+# --- the JSON API's error envelope -----------------------------------------------------------------------
 
 
 class ErrorDetail(BaseModel):

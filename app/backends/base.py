@@ -7,6 +7,8 @@ charges; the service asks the backend for a plan (when it can make one) before a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -62,6 +64,9 @@ class EditRequest:
     """"png", "jpeg" or "webp": JPEG cannot carry transparency."""
     background: str = "auto"
     """"auto", "transparent" or "opaque" (from the OpenAI-compatible endpoint)."""
+    customer_id: str | None = None
+    """A stable, non-reversible id of the person who asked (`customer_id()`), for a provider's abuse
+    monitoring; None when there is nobody to name."""
 
 
 @dataclass
@@ -83,20 +88,32 @@ class BackendRefused(Exception):
     `clause` quotes the part of the instruction that caused the refusal, when there is one.
     """
 
-    def __init__(self, message: str, *, code: str = "edit_refused", clause: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str = "edit_refused", clause: str | None = None,
+                 detail: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.clause = clause
+        self.detail = detail
+        """For the operator only: what the provider said (status, type, code, request id)."""
 
 
 class BackendUnavailable(Exception):
     """A transient failure (network, rate limit, provider outage). The runner retries, bounded."""
 
-    def __init__(self, message: str, *, code: str = "backend_unavailable") -> None:
+    def __init__(self, message: str, *, code: str = "backend_unavailable", detail: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.detail = detail
+        """For the operator only, as in BackendRefused."""
+
+
+def customer_id(secret: str, user_id: str) -> str:
+    """The id a provider sees for a person: an HMAC-SHA256 of their user id under SECRET_KEY, so it is
+    stable across edits, tells the provider nothing about them and cannot be turned back into the user id
+    without the key. 64 hex characters (the longest identifier OpenAI takes)."""
+    return hmac.new(secret.encode(), b"provider-customer-id:" + user_id.encode(), hashlib.sha256).hexdigest()
 
 
 @runtime_checkable

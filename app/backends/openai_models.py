@@ -1,14 +1,16 @@
 """What each OpenAI image model accepts, and the output size to ask it for. Pure; no I/O.
 
-OpenAI answers 400 to a parameter a model does not take (gpt-image-2 has no `input_fidelity` and no
-transparent background), so the backend sends only what this table allows, and the editor hides what the
-configured model cannot do (`Capabilities.transparent_output`).
+OpenAI answers 400 to a parameter a model does not take (gpt-image-2 has no `input_fidelity`, and its
+transparent background is a preview, offered only with OPENAI_PREVIEW_BACKGROUNDS), so the backend sends only
+what this table allows, and the editor hides what the configured model cannot do
+(`Capabilities.transparent_output`). tests/backends/test_openai_spec.py checks the table against the facts
+kept about OpenAI's published spec.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -31,29 +33,58 @@ class FlexibleSizes:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The request parameters one model accepts."""
+    """The request parameters one model accepts (OpenAI's OpenAPI document, `CreateImageEditRequest`; the
+    tests keep those facts as data and check this table against them)."""
 
     name: str
     sizes: FlexibleSizes | tuple[tuple[int, int], ...]
     """Rules for any size, or the fixed list of sizes the model offers."""
     backgrounds: frozenset[str] = frozenset({"auto", "opaque"})
+    preview_backgrounds: frozenset[str] = frozenset()
+    """Backgrounds the spec calls a preview for this model: offered only with OPENAI_PREVIEW_BACKGROUNDS."""
     input_fidelity: str | None = None
     """The value to send for `input_fidelity`, or None where the model refuses the parameter."""
     output_compression: bool = True
     max_images: int = 16
+    gpt_image: bool = True
+    """A GPT image model. dall-e-2 (in the spec's enum) takes one square PNG and none of the parameters
+    this service relies on; the backend refuses to start with it."""
+    experimental_above_pixels: int | None = None
+    """Sizes above this many pixels are "experimental" for the model (results may vary)."""
+
+    def allowed_backgrounds(self, preview: bool = False) -> frozenset[str]:
+        """The backgrounds to offer: the generally available ones, plus the preview ones when allowed."""
+        return self.backgrounds | self.preview_backgrounds if preview else self.backgrounds
 
     @property
     def transparent_background(self) -> bool:
         return "transparent" in self.backgrounds
 
+    def is_experimental(self, width: int, height: int) -> bool:
+        """Whether OpenAI calls this size experimental for the model (gpt-image-2 above 2560x1440)."""
+        return self.experimental_above_pixels is not None and width * height > self.experimental_above_pixels
+
 
 FIXED_SIZES = ((1024, 1024), (1536, 1024), (1024, 1536))
 ALL_BACKGROUNDS = frozenset({"auto", "opaque", "transparent"})
+TRANSPARENT = frozenset({"transparent"})
+_GPT_IMAGE_2 = ModelSpec("gpt-image-2", FlexibleSizes(), preview_backgrounds=TRANSPARENT,
+                         experimental_above_pixels=2560 * 1440)
 
+# Every model of `CreateImageEditRequest.model` (openai/openai-openapi, 2026-08-21). `input_fidelity`:
+# "supported for gpt-image-1 and gpt-image-1.5 and later models, unsupported for gpt-image-1-mini";
+# gpt-image-2 works at high fidelity always and refuses the parameter (image-generation guide).
 MODELS: dict[str, ModelSpec] = {
-    "gpt-image-2": ModelSpec("gpt-image-2", FlexibleSizes()),
+    "gpt-image-2": _GPT_IMAGE_2,
+    "gpt-image-2-2026-04-21": replace(_GPT_IMAGE_2, name="gpt-image-2-2026-04-21"),
     "gpt-image-1.5": ModelSpec("gpt-image-1.5", FIXED_SIZES, ALL_BACKGROUNDS, input_fidelity="high"),
-    "gpt-image-1-mini": ModelSpec("gpt-image-1-mini", FIXED_SIZES, ALL_BACKGROUNDS, input_fidelity="low"),
+    "gpt-image-1": ModelSpec("gpt-image-1", FIXED_SIZES, ALL_BACKGROUNDS, input_fidelity="high"),
+    # `low` is the default anyway; the spec marks the parameter unsupported for mini.
+    "gpt-image-1-mini": ModelSpec("gpt-image-1-mini", FIXED_SIZES, ALL_BACKGROUNDS),
+    # "follows the same input constraints as GPT image models"; not listed with transparent backgrounds.
+    "chatgpt-image-latest": ModelSpec("chatgpt-image-latest", FIXED_SIZES),
+    "dall-e-2": ModelSpec("dall-e-2", ((256, 256), (512, 512), (1024, 1024)), frozenset(),
+                          output_compression=False, max_images=1, gpt_image=False),
 }
 # An unknown name (a newer model, or another provider's behind an OpenAI-compatible URL) gets the
 # parameters every GPT image model takes and the three sizes they all offer: nothing it could refuse.

@@ -14,6 +14,7 @@ import stripe
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from app import observability
 from app.billing import events
 from app.db import after_commit
 from app.errors import AppError, PaymentsDisabled
@@ -48,6 +49,15 @@ def signed_timestamp(header: str) -> int | None:
 
 
 def receive(context: AppContext, payload: bytes, signature: str | None) -> bool:
+    """`_receive`, counted (app.observability) by event type and outcome."""
+    try:
+        return _receive(context, payload, signature)
+    except BadSignature:
+        observability.WEBHOOK_EVENTS.labels("unknown", "bad_signature").inc()
+        raise
+
+
+def _receive(context: AppContext, payload: bytes, signature: str | None) -> bool:
     """Verify and store one delivery. True when the event is new (a worker is told to handle it), False for a
     redelivery of an event already stored. Raises BadSignature (400) for anything Stripe did not sign, or
     signed more than TOLERANCE_SECONDS before or after now, PaymentsDisabled (503) when no webhook secret is
@@ -74,14 +84,18 @@ def receive(context: AppContext, payload: bytes, signature: str | None) -> bool:
                       created=datetime.fromtimestamp(int(event.get("created") or 0), UTC))
     with context.transaction() as db:
         if db.get(StripeEvent, event_id) is not None:
+            observability.WEBHOOK_EVENTS.labels(event_type, "duplicate").inc()
             return False
         try:
             with db.begin_nested():
                 db.add(row)
                 db.flush()
         except IntegrityError:
+            observability.WEBHOOK_EVENTS.labels(event_type, "duplicate").inc()
             return False  # the same event, delivered twice at once: the other delivery stored it
         after_commit(db, lambda: context.queue.send(HANDLE_EVENT, event_id))
+    observability.WEBHOOK_EVENTS.labels(event_type, "stored").inc()
+    observability.WEBHOOK_LAG.labels("received").observe(max(0.0, (utcnow() - row.created).total_seconds()))
     log.info("stripe event %s (%s) stored", event_id, event_type)
     return True
 
@@ -102,9 +116,14 @@ def handle(context: AppContext, event_id: str) -> None:
             row.outcome = outcome[:300]
             row.attempts += 1
             row.last_error = None
+            event_type, created = row.type, row.created
+        observability.WEBHOOK_EVENTS.labels(event_type, "handled").inc()
+        observability.WEBHOOK_LAG.labels("handled").observe(max(0.0, (utcnow() - created).total_seconds()))
         log.info("stripe event %s (%s): %s", event_id, row.type, outcome)
     except Exception as exc:
         log.exception("stripe event %s could not be handled", event_id)
         with context.transaction() as db:
+            failed_type = db.execute(select(StripeEvent.type).where(StripeEvent.id == event_id)).scalar()
+            observability.WEBHOOK_EVENTS.labels(failed_type or "unknown", "failed").inc()
             db.execute(update(StripeEvent).where(StripeEvent.id == event_id).values(
                 attempts=StripeEvent.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]))

@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Update, and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from app.backends.base import BackendRefused, BackendUnavailable, EditRequest
+from app import observability
+from app.backends.base import BackendRefused, BackendUnavailable, EditRequest, customer_id
 from app.billing import ledger
 from app.editor import memory, output
 from app.editor.keys import reservation_id, result_key
@@ -60,6 +62,13 @@ class Claim:
     output_compression: int | None
     background: str
     input_keys: list[str]
+    # For the metrics and the log lines (app.observability).
+    backend: str = ""
+    resolution: str = ""
+    credits: int = 0
+    request_id: str | None = None
+    waited_seconds: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
 
 
 class Runner:
@@ -71,6 +80,11 @@ class Runner:
         claim = self._claim(edit_id)
         if claim is None:
             return
+        observability.edit_started(claim.backend, claim.waited_seconds)
+        with observability.bound(request_id=claim.request_id, edit_id=claim.edit_id):
+            self._run(claim)
+
+    def _run(self, claim: Claim) -> None:
         keeper = _LeaseKeeper(self, claim)
         keeper.start()
         stored_key: str | None = None
@@ -84,7 +98,8 @@ class Runner:
                 del files
                 result = self.context.backend.edit(EditRequest(
                     images=images, prompt=claim.prompt, quality=claim.quality, width=claim.width,
-                    height=claim.height, output_format=claim.output_format, background=claim.background))
+                    height=claim.height, output_format=claim.output_format, background=claim.background,
+                    customer_id=customer_id(self.context.settings.resolved_secret_key, claim.user_id)))
                 del images
                 fitted = output.fit(result.image, claim.width, claim.height)
                 data = output.encode(fitted, claim.output_format, claim.output_compression)
@@ -93,11 +108,13 @@ class Runner:
             self.context.storage.put(stored_key, data, output.content_type(claim.output_format))
         except BackendRefused as exc:
             keeper.stop()
-            self._fail(claim, exc.code, exc.message)
+            observability.BACKEND_FAILURES.labels(claim.backend, exc.code).inc()
+            self._fail(claim, exc.code, exc.message, exc.detail)
             return
         except BackendUnavailable as exc:
             keeper.stop()
-            self._retry_or_fail(claim, exc.code, exc.message)
+            observability.BACKEND_FAILURES.labels(claim.backend, exc.code).inc()
+            self._retry_or_fail(claim, exc.code, exc.message, exc.detail)
             return
         except StoredObjectMissing:
             keeper.stop()
@@ -164,7 +181,10 @@ class Runner:
         return Claim(edit_id=edit.id, user_id=edit.user_id, attempt=row[0], prompt=edit.prompt,
                      quality=edit.quality, width=edit.width, height=edit.height,
                      output_format=edit.output_format, output_compression=edit.output_compression,
-                     background=edit.background, input_keys=[i.storage_key for i in edit.inputs])
+                     background=edit.background, input_keys=[i.storage_key for i in edit.inputs],
+                     backend=edit.backend, resolution=edit.resolution, credits=edit.credits,
+                     request_id=edit.request_id, waited_seconds=(now - (edit.enqueued_at or edit.created_at))
+                     .total_seconds())
 
     def _owned(self, claim: Claim) -> Update:
         return update(Edit).where(Edit.id == claim.edit_id, Edit.status == "running",
@@ -191,23 +211,30 @@ class Runner:
                 return False
             ledger.settle(db, pending_id=reservation_id(claim.edit_id), kind="post",
                           reason="Charged for the edit")
+        self._ended(claim, "succeeded")
+        observability.credits_moved("charged", claim.credits)
         for follow_up in self.context.after_charge:  # e.g. billing queues a top-up if now below its threshold
             follow_up(claim.user_id)
         log.info("edit %s succeeded (attempt %d)", claim.edit_id, claim.attempt)
         return True
 
-    def _fail(self, claim: Claim, code: str, message: str) -> None:
+    def _fail(self, claim: Claim, code: str, message: str, detail: str | None = None) -> None:
+        failed = False
         with self.context.transaction() as db:
             if db.execute(self._owned(claim).values(
-                    status="failed", error_code=code, error_message=message, finished_at=utcnow(),
-                    lease_until=None)).rowcount == 1:  # type: ignore[attr-defined]
+                    status="failed", error_code=code, error_message=message, error_detail=detail,
+                    finished_at=utcnow(), lease_until=None)).rowcount == 1:  # type: ignore[attr-defined]
                 ledger.settle(db, pending_id=reservation_id(claim.edit_id), kind="void",
                               reason="Returned: the edit failed")
+                failed = True
+        if failed:
+            self._ended(claim, "failed")
+            observability.credits_moved("returned", claim.credits)
         log.info("edit %s failed: %s", claim.edit_id, code)
 
-    def _retry_or_fail(self, claim: Claim, code: str, message: str) -> None:
+    def _retry_or_fail(self, claim: Claim, code: str, message: str, detail: str | None = None) -> None:
         if claim.attempt >= self.context.settings.max_attempts:
-            self._fail(claim, code, message)
+            self._fail(claim, code, message, detail)
             return
         delay = self.context.settings.retry_base_seconds * 2 ** (claim.attempt - 1)
         with self.context.transaction() as db:
@@ -217,8 +244,14 @@ class Runner:
                 status="queued", lease_until=now + timedelta(seconds=delay),
                 enqueued_at=now)).rowcount == 1  # type: ignore[attr-defined]
         if requeued:
+            self._ended(claim, "retried")
             self.context.queue.send(RUN_EDIT, claim.edit_id, delay_seconds=delay)
             log.warning("edit %s attempt %d: %s; retrying in %.0fs", claim.edit_id, claim.attempt, code, delay)
+
+    @staticmethod
+    def _ended(claim: Claim, status: str) -> None:
+        observability.edit_ended(status, backend=claim.backend, quality=claim.quality,
+                                 resolution=claim.resolution, running_seconds=time.perf_counter() - claim.started)
 
 
 def _ready(now: datetime, max_attempts: int) -> ColumnElement[bool]:

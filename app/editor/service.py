@@ -9,9 +9,10 @@ are deleted if it rolls back; the queue hears of the edit only after it commits.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -19,12 +20,12 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from app import observability
 from app.backends.base import BackendRefused, Plan, PlanRequest
 from app.billing import ledger
-from app.db import after_commit, on_rollback
-from app.editor import sizes
+from app.db import after_commit
+from app.editor import files, sizes
 from app.editor.keys import input_key, reservation_id
-from app.editor.previews import preview_key
 from app.editor.runner import RUN_EDIT
 from app.editor.validation import (
     CleanImage,
@@ -116,11 +117,13 @@ def submit(context: AppContext, user_id: str, submission: Submission) -> tuple[E
     width, height = resolve_size(options, main_size, plan, submission.size)
 
     edit_id = new_id()
-    with context.transaction() as db:
+    inputs = _store_inputs(context, user_id, edit_id, images)  # storage is slow: before any lock is taken
+    with _removed_unless_kept(context, inputs) as keep, context.transaction() as db:
         ledger.lock_account(db, user_id)
         replay = _find_replay(db, user_id, submission, request_hash)
         if replay is not None:
             return replay, True
+        keep()
         _check_active_edits(db, user_id, context.settings.edit_max_active_per_user)
         _check_can_spend(db, user_id, credits)
         edit = Edit(
@@ -131,12 +134,14 @@ def submit(context: AppContext, user_id: str, submission: Submission) -> tuple[E
             backend=context.backend.name, model=submission.model or getattr(context.backend, "model", None),
             plan=plan.steps if plan else None, source=submission.source,
             idempotency_key=submission.idempotency_key, request_hash=request_hash, attempts=0,
-            enqueued_at=utcnow(), inputs=_store_inputs(context, db, user_id, edit_id, images))
+            request_id=observability.current_request_id(),
+            enqueued_at=utcnow(), inputs=inputs)
         db.add(edit)
         db.flush()
         ledger.transfer(db, transfer_id=reservation_id(edit.id), user_id=user_id, kind="reserve", amount=credits,
                         edit_id=edit.id, reason=f"Reserved for an edit ({options.quality}, {options.resolution})")
         after_commit(db, lambda: context.queue.send(RUN_EDIT, edit_id))
+    observability.credits_moved("reserved", credits)
     return edit, False
 
 
@@ -204,8 +209,11 @@ def _parent_result(context: AppContext, db: Session, user_id: str, parent_id: st
     if parent_id is None:
         return None
     parent = db.get(Edit, parent_id)
-    if parent is None or parent.user_id != user_id:
+    if parent is None or parent.user_id != user_id or parent.deleted_at is not None:
         raise NotFound("The edit to continue from does not exist.", field="parent_id")
+    if parent.files_expired_at is not None:
+        raise ValidationFailed("The result of the edit to continue from was removed after the retention "
+                               "period.", field="parent_id", code="parent_expired")
     if parent.status != "succeeded" or parent.result_key is None:
         raise ValidationFailed("The edit to continue from has no result yet.", field="parent_id",
                                code="parent_not_ready")
@@ -260,17 +268,38 @@ def _frame_conflict(asked: tuple[int, int], setting: str, field_name: str) -> Ed
     return refusal
 
 
-def _store_inputs(context: AppContext, db: Session, user_id: str, edit_id: str,
-                  images: list[CleanImage]) -> list[EditInput]:
-    """Write the inputs to storage (removed again if the transaction rolls back) and describe them."""
-    rows = []
-    for position, image in enumerate(images):
-        key = input_key(user_id, edit_id, position, image.extension)
-        on_rollback(db, lambda key=key: context.storage.delete(key))  # type: ignore[misc]
-        context.storage.put(key, image.data, image.content_type)
-        rows.append(EditInput(position=position, storage_key=key, content_type=image.content_type,
-                              width=image.width, height=image.height, bytes=len(image.data)))
+def _store_inputs(context: AppContext, user_id: str, edit_id: str, images: list[CleanImage]) -> list[EditInput]:
+    """Write the inputs to storage and describe them (no transaction is open: see `_removed_unless_kept`)."""
+    rows: list[EditInput] = []
+    try:
+        for position, image in enumerate(images):
+            key = input_key(user_id, edit_id, position, image.extension)
+            context.storage.put(key, image.data, image.content_type)
+            rows.append(EditInput(position=position, storage_key=key, content_type=image.content_type,
+                                  width=image.width, height=image.height, bytes=len(image.data)))
+    except BaseException:
+        _delete_files(context, [row.storage_key for row in rows])
+        raise
     return rows
+
+
+@contextlib.contextmanager
+def _removed_unless_kept(context: AppContext, inputs: list[EditInput]) -> Iterator[Callable[[], None]]:
+    """Delete the stored inputs when the block ends unless it called `keep()` and then finished normally:
+    a replay found at the last moment, a refusal or a rollback leaves no file behind."""
+    kept = [False]
+    try:
+        yield lambda: kept.__setitem__(0, True)
+    except BaseException:
+        _delete_files(context, [row.storage_key for row in inputs])
+        raise
+    if not kept[0]:
+        _delete_files(context, [row.storage_key for row in inputs])
+
+
+def _delete_files(context: AppContext, keys: list[str]) -> None:
+    for key in keys:
+        context.storage.delete(key)
 
 
 def estimate(context: AppContext, *, quality: str | None, resolution: str | None, aspect_ratio: str | None,
@@ -299,7 +328,7 @@ def estimate(context: AppContext, *, quality: str | None, resolution: str | None
 def get_edit(db: Session, user_id: str, edit_id: str) -> Edit:
     """The edit if it belongs to this person; NotFound otherwise (never Forbidden: ids are not revealed)."""
     edit = db.get(Edit, edit_id)
-    if edit is None or edit.user_id != user_id:
+    if edit is None or edit.user_id != user_id or edit.deleted_at is not None:
         raise NotFound("No such edit.")
     return edit
 
@@ -319,7 +348,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 def list_edits(db: Session, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[Edit], str | None]:
     """A page of a person's edits, newest first, and the cursor of the next page (None at the end)."""
-    query = select(Edit).where(Edit.user_id == user_id)
+    query = select(Edit).where(Edit.user_id == user_id, Edit.deleted_at.is_(None))
     if cursor:
         stamp, edit_id = _decode_cursor(cursor)
         query = query.where(or_(Edit.created_at < stamp, and_(Edit.created_at == stamp, Edit.id < edit_id)))
@@ -329,22 +358,29 @@ def list_edits(db: Session, user_id: str, *, limit: int, cursor: str | None) -> 
 
 
 def delete_edit(context: AppContext, db: Session, user_id: str, edit_id: str) -> None:
-    """Delete an edit and its files. A queued edit is cancelled and its credits returned; a running one
-    must finish first."""
+    """Delete an edit's files and hide it for good. A queued edit is cancelled and its credits returned; a
+    running one must finish first. The row stays, marked deleted, so that its ledger entries still name it."""
     edit = get_edit(db, user_id, edit_id)
     if edit.status == "running":
         raise Conflict("This edit is running; delete it once it has finished.", code="edit_running")
     if edit.status == "queued":
-        if db.execute(select(Edit.id).where(Edit.id == edit_id, Edit.status == "queued")
-                      .with_for_update()).first() is None:
-            raise Conflict("This edit has just started; delete it once it has finished.", code="edit_running")
-        ledger.settle(db, pending_id=reservation_id(edit.id), kind="void", reason="Returned: the edit was cancelled")
-    originals = [item.storage_key for item in edit.inputs] + ([edit.result_key] if edit.result_key else [])
-    keys = originals + [preview_key(key) for key in originals]
-    db.delete(edit)
-    db.flush()
-    def delete_files() -> None:
-        for key in keys:
-            context.storage.delete(key)
+        cancel_queued(db, edit)
+    mark_deleted(context, db, edit)
 
-    after_commit(db, delete_files)
+
+def cancel_queued(db: Session, edit: Edit) -> None:
+    """Stop a queued edit before a worker claims it and return its credits (Conflict if a worker just did)."""
+    if db.execute(select(Edit.id).where(Edit.id == edit.id, Edit.status == "queued")
+                  .with_for_update()).first() is None:
+        raise Conflict("This edit has just started; delete it once it has finished.", code="edit_running")
+    ledger.settle(db, pending_id=reservation_id(edit.id), kind="void", reason="Returned: the edit was cancelled")
+    edit.status, edit.error_code, edit.error_message = "failed", "cancelled", "Cancelled before it started."
+    edit.finished_at, edit.lease_until = utcnow(), None
+
+
+def mark_deleted(context: AppContext, db: Session, edit: Edit) -> None:
+    """Mark a finished (or cancelled) edit deleted and remove its files once that is committed."""
+    keys = files.stored_keys(edit)
+    edit.deleted_at = utcnow()
+    db.flush()
+    after_commit(db, lambda: files.remove(context.storage, keys))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
 
+from app import observability
 from app.billing import ledger
 from app.editor.keys import reservation_id
 from app.editor.runner import RUN_EDIT
@@ -36,11 +37,13 @@ def sweep(context: AppContext, *, all_running_are_orphans: bool = False, resend_
     now = utcnow()
     moved = 0
     to_send: list[str] = []
+    lost: list[tuple[str, str, str, int, float]] = []
     with context.transaction() as db:
-        lapsed = select(Edit.id, Edit.attempts).where(Edit.status == "running")
+        lapsed = select(Edit.id, Edit.attempts, Edit.backend, Edit.quality, Edit.resolution, Edit.credits,
+                        Edit.started_at).where(Edit.status == "running")
         if not all_running_are_orphans:
             lapsed = lapsed.where(Edit.lease_until < now)
-        for edit_id, attempts in db.execute(lapsed).all():
+        for edit_id, attempts, backend, quality, resolution, credits, started_at in db.execute(lapsed).all():
             if attempts >= settings.max_attempts:
                 changed = db.execute(update(Edit).where(Edit.id == edit_id, Edit.status == "running").values(
                     status="failed", error_code="worker_lost", finished_at=now, lease_until=None,
@@ -49,6 +52,8 @@ def sweep(context: AppContext, *, all_running_are_orphans: bool = False, resend_
                 if changed:
                     ledger.settle(db, pending_id=reservation_id(edit_id), kind="void",
                                   reason="Returned: the edit failed")
+                    ran = (now - started_at).total_seconds() if started_at else 0.0
+                    lost.append((backend, quality, resolution, credits, ran))
             else:
                 changed = db.execute(update(Edit).where(Edit.id == edit_id, Edit.status == "running").values(
                     status="queued", lease_until=None, enqueued_at=now)).rowcount  # type: ignore[attr-defined]
@@ -62,6 +67,10 @@ def sweep(context: AppContext, *, all_running_are_orphans: bool = False, resend_
         if stale_ids:
             db.execute(update(Edit).where(Edit.id.in_(stale_ids)).values(enqueued_at=now))
             to_send.extend(stale_ids)
+    for backend, quality, resolution, credits, ran in lost:  # counted once the failure is committed
+        observability.edit_ended("failed", backend=backend, quality=quality, resolution=resolution,
+                                 running_seconds=ran)
+        observability.credits_moved("returned", credits)
     for edit_id in to_send:
         context.queue.send(RUN_EDIT, edit_id)
     if to_send:

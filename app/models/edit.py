@@ -41,10 +41,15 @@ class Edit(Base):
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(16), default="api")
     """Which front door: "web", "api" or "openai"."""
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    """The `X-Request-ID` of the request that submitted it, so the worker's log lines join the web's."""
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    """For operators only: what the provider said about a failure (status, type, code, request id); the
+    customer reads `error_message`."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -53,6 +58,11 @@ class Edit(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the person deleted it (app.editor.service.delete_edit): its files are gone and it is hidden
+    everywhere; the row stays so that its ledger entries keep naming it."""
+    files_expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When RETENTION_DAYS removed its inputs and result (app.editor.retention); the edit stays listed."""
 
     inputs: Mapped[list[EditInput]] = relationship(
         back_populates="edit", order_by="EditInput.position", cascade="all, delete-orphan", lazy="selectin")

@@ -32,7 +32,9 @@ export function mountCompare(container, { before, after, width, height, alt = 'E
   range.value = '50';
   range.step = '0.5';
   range.setAttribute('aria-label', 'Compare before and after');
-  range.addEventListener('input', () => root.style.setProperty('--split', `${range.value}%`));
+  const say = () => range.setAttribute('aria-valuetext', `${Math.round(range.value)}% original, ${Math.round(100 - range.value)}% result`);
+  say();
+  range.addEventListener('input', () => { root.style.setProperty('--split', `${range.value}%`); say(); });
 
   root.append(afterImg, beforeWrap, handle, left, right, range);
   container.append(root);

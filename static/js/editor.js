@@ -13,7 +13,17 @@ const els = {
   generate: $('generate'), parentId: $('parent-id'), stage: $('stage'), status: $('result-status'),
   actions: $('result-actions'), resultSize: $('result-size'), resultCost: $('result-cost'), download: $('download'),
   editResult: $('edit-result'), runAgain: $('run-again'), details: $('details'), upscale: $('upscale-note'),
+  announce: $('editor-announce'), statusLine: $('edit-status-line'), resultTitle: $('result-title'),
 };
+const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
+
+// One polite message at a time (image moves, the price once typing pauses); the same text is not repeated.
+let lastAnnounced = '';
+function announce(message) {
+  if (!message || message === lastAnnounced) return;
+  lastAnnounced = message;
+  els.announce.textContent = message;
+}
 
 const MAGIC = { png: [0x89, 0x50, 0x4e, 0x47], jpeg: [0xff, 0xd8, 0xff] };
 const MAX_PIXELS = 50_000_000;
@@ -27,6 +37,7 @@ const state = {
   submitting: false,
   polling: null,
   shown: null, // the edit in the result panel
+  touched: false, // the person has changed something (the price is announced from then on)
 };
 let nextKey = 1;
 
@@ -70,6 +81,7 @@ function loadDimensions(url) {
 async function addFiles(files) {
   const list = [...files].filter((f) => f && f.size !== undefined);
   if (!list.length) return;
+  state.touched = true;
   const room = config.max_images - state.items.length;
   if (room <= 0) {
     showImagesError(`At most ${config.max_images} images per edit. Remove one to add another.`);
@@ -94,6 +106,7 @@ async function addFiles(files) {
   }
   renderThumbs();
   update();
+  announce(`${state.items.length} of ${config.max_images} images${state.items.some((i) => i.error) ? ', some cannot be used' : ''}.`);
 }
 
 function removeItem(key) {
@@ -105,6 +118,15 @@ function removeItem(key) {
   showImagesError('');
   renderThumbs();
   update();
+  announce(`Removed ${altFor(item, index)}. ${state.items.length} of ${config.max_images} images.`);
+  // Focus goes to the image that took its place, the one before it, or the picker.
+  const next = state.items[index] || state.items[index - 1];
+  const target = next && els.thumbs.querySelector(`[data-key="${next.key}"] [data-remove]`);
+  (target || els.fileInput).focus();
+}
+
+function altFor(item, index) {
+  return item.kind === 'parent' ? 'Result of the earlier edit' : (item.file?.name || `Image ${index + 1}`);
 }
 
 function moveItem(key, delta) {
@@ -115,7 +137,11 @@ function moveItem(key, delta) {
   [state.items[index], state.items[target]] = [state.items[target], state.items[index]];
   renderThumbs();
   update();
-  els.thumbs.querySelector(`[data-key="${key}"] [data-move="${delta}"]`)?.focus();
+  const tools = els.thumbs.querySelector(`[data-key="${key}"] .tools`);
+  const same = tools?.querySelector(`[data-move="${delta}"]`);
+  (same && !same.disabled ? same : tools?.querySelector(`[data-move="${-delta}"]`))?.focus();
+  const moved = state.items[target];
+  announce(`${altFor(moved, target)} is now image ${target + 1} of ${state.items.length}${target === 0 ? ', the main image' : ''}.`);
 }
 
 function renderThumbs() {
@@ -125,7 +151,7 @@ function renderThumbs() {
     li.dataset.key = item.key;
     const img = new Image();
     img.src = item.url;
-    img.alt = item.kind === 'parent' ? 'Result of the earlier edit' : (item.file?.name || `Image ${index + 1}`);
+    img.alt = altFor(item, index);
     const badge = document.createElement('span');
     badge.className = 'badge';
     badge.textContent = item.kind === 'parent' ? 'Earlier result' : (index === 0 ? 'Main' : String(index + 1));
@@ -139,10 +165,14 @@ function renderThumbs() {
     const tools = document.createElement('div');
     tools.className = 'tools';
     if (item.kind !== 'parent') {
-      tools.append(button('◀', `Move ${img.alt} earlier`, () => moveItem(item.key, -1), { move: -1 }));
-      tools.append(button('▶', `Move ${img.alt} later`, () => moveItem(item.key, 1), { move: 1 }));
+      const earlier = button('◀', `Move ${img.alt} earlier`, () => moveItem(item.key, -1), { move: -1 });
+      const later = button('▶', `Move ${img.alt} later`, () => moveItem(item.key, 1), { move: 1 });
+      // Nothing to do at either end (and a parent result always stays first).
+      earlier.disabled = index === 0 || state.items[index - 1].kind === 'parent';
+      later.disabled = index === state.items.length - 1;
+      tools.append(earlier, later);
     }
-    tools.append(button('✕', `Remove ${img.alt}`, () => removeItem(item.key)));
+    tools.append(button('✕', `Remove ${img.alt}`, () => removeItem(item.key), { remove: true }));
     li.append(tools);
     return li;
   }));
@@ -158,6 +188,7 @@ function button(text, label, onClick, data = {}) {
   b.title = label;
   b.setAttribute('aria-label', label);
   if (data.move) b.dataset.move = data.move;
+  if (data.remove) b.dataset.remove = '';
   b.addEventListener('click', onClick);
   return b;
 }
@@ -165,12 +196,45 @@ function button(text, label, onClick, data = {}) {
 function showImagesError(message) {
   els.imagesError.textContent = message;
   els.imagesError.hidden = !message;
+  describe(els.fileInput, ['images-hint', message && 'images-error'], Boolean(message));
+}
+
+// Ties a field to what is said about it (hint, error, refusal) and marks it invalid while an error shows.
+function describe(field, ids, invalid) {
+  field.setAttribute('aria-describedby', ids.filter(Boolean).join(' '));
+  if (invalid) field.setAttribute('aria-invalid', 'true');
+  else field.removeAttribute('aria-invalid');
+}
+
+function showPromptError(message) {
+  els.promptError.textContent = message;
+  els.promptError.hidden = !message;
+  linkPrompt();
+}
+
+function linkPrompt() {
+  const refused = !els.plan.hidden && els.plan.classList.contains('refused');
+  const error = !els.promptError.hidden;
+  describe(els.prompt, ['prompt-counter', refused && 'plan', error && 'prompt-error'], refused || error);
 }
 
 // --- price, plan and the Generate button --------------------------------------------------------------
 
 let estimateTimer = null;
 let estimateAbort = null;
+let announceTimer = null;
+
+// The price is said once typing and clicking pause, not at every keystroke.
+function announceCostSoon() {
+  clearTimeout(announceTimer);
+  if (!state.touched) return; // nothing said on page load
+  announceTimer = setTimeout(() => {
+    let text = els.costLine.textContent.replace('·', ', ');
+    const refusal = state.estimate?.refusal && state.estimateFor === estimateKey() ? state.estimate.refusal : null;
+    if (refusal) text = `${refusal.clause ? `Can't do “${refusal.clause}”` : "Can't do this instruction"}. ${text}`;
+    announce(text);
+  }, 1200);
+}
 
 function update() {
   const s = settings();
@@ -199,7 +263,8 @@ function update() {
   else if (balance !== null && balance < credits) { reason = `This edit costs ${formatCredits(credits)} and you have ${formatCredits(balance)}.`; topUp = true; }
   else if (state.submitting) reason = '';
 
-  els.generate.disabled = Boolean(reason) || state.submitting;
+  // aria-disabled, not disabled: the button keeps its place in the Tab order and says why (aria-describedby=why).
+  els.generate.setAttribute('aria-disabled', String(Boolean(reason) || state.submitting));
   els.generate.textContent = state.submitting ? 'Sending…' : 'Generate';
   els.why.replaceChildren();
   if (reason) {
@@ -213,6 +278,11 @@ function update() {
   }
   els.why.hidden = !reason;
   scheduleEstimate();
+  announceCostSoon();
+}
+
+function generateDisabled() {
+  return els.generate.getAttribute('aria-disabled') === 'true';
 }
 
 function estimateKey() {
@@ -271,6 +341,8 @@ function showEstimate(result, s) {
     help.textContent = 'See what the editor understands';
     els.plan.append(strong, p, help);
     els.plan.hidden = false;
+    linkPrompt();
+    return;
   } else if (result.plan?.length) {
     const strong = document.createElement('strong');
     strong.textContent = 'Will do:';
@@ -285,6 +357,7 @@ function showEstimate(result, s) {
   } else {
     els.plan.hidden = true;
   }
+  linkPrompt();
 }
 
 // Enlarging a small image a lot cannot add detail: say so before anyone pays for a soft 4K picture.
@@ -309,10 +382,16 @@ function autoLabel(result, s) {
 // --- submit and follow ---------------------------------------------------------------------------------
 
 async function submit() {
-  if (els.generate.disabled || state.submitting) return;
+  if (state.submitting) return;
+  if (generateDisabled()) {
+    // The button stays focusable while it cannot be used; pressing it says why.
+    lastAnnounced = '';
+    announce(els.why.textContent);
+    return;
+  }
   state.submitting = true;
   showImagesError('');
-  els.promptError.hidden = true;
+  showPromptError('');
   update();
   const s = settings();
   const body = new FormData();
@@ -327,6 +406,8 @@ async function submit() {
     state.balance = state.balance === null ? null : state.balance - edit.credits;
     updateHeaderBalance();
     follow(edit, before);
+    // Focus follows the work: to the new edit's status (the button keeps it while sending).
+    $('progress-title')?.focus();
   } catch (err) {
     showSubmitError(err);
   } finally {
@@ -338,8 +419,8 @@ async function submit() {
 function showSubmitError(err) {
   resetStage();
   const field = err instanceof ApiError ? err.field : null;
-  if (field === 'prompt') { els.promptError.textContent = err.message; els.promptError.hidden = false; els.prompt.focus(); }
-  else if (field === 'image' || field === 'parent_id') showImagesError(err.message);
+  if (field === 'prompt') { showPromptError(err.message); els.prompt.focus(); }
+  else if (field === 'image' || field === 'parent_id') { showImagesError(err.message); els.fileInput.focus(); }
   else {
     els.why.textContent = err.message;
     if (err.code === 'insufficient_credits') {
@@ -349,6 +430,9 @@ function showSubmitError(err) {
       els.why.append(a);
     }
     els.why.hidden = false;
+    lastAnnounced = '';
+    announce(err.message);
+    els.generate.focus();
   }
   refreshBalance();
 }
@@ -369,8 +453,15 @@ function follow(edit, before) {
   state.polling = setTimeout(tick, 300);
 }
 
-function setStatus(status) {
+const STATUS_WORDS = { queued: 'Edit queued: waiting for a free worker.', running: 'Editing your image.' };
+
+function setStatus(status, message = STATUS_WORDS[status]) {
   els.status.replaceChildren();
+  // The status region speaks once per change, not at each poll.
+  if (els.statusLine.dataset.status !== status) {
+    els.statusLine.dataset.status = status;
+    els.statusLine.textContent = message || '';
+  }
   if (!status) return;
   const span = document.createElement('span');
   span.className = `status status-${status}`;
@@ -381,22 +472,38 @@ function setStatus(status) {
 function showProgress(status, seconds = 0) {
   setStatus(status);
   els.actions.hidden = true;
-  const box = document.createElement('div');
-  box.className = 'progress';
-  const title = document.createElement('strong');
-  title.textContent = status === 'running' ? 'Editing your image…' : 'Waiting for a free worker…';
-  const bar = document.createElement('div');
-  bar.className = 'progress-bar';
-  bar.append(document.createElement('i'));
-  const note = document.createElement('p');
-  note.className = 'small muted';
-  note.textContent = seconds ? `${seconds}s · your credits are reserved and only charged if it succeeds` : 'Your credits are reserved and only charged if it succeeds';
-  box.append(title, bar, note);
-  els.stage.replaceChildren(box);
+  // Updated in place, so focus on the status stays where it is while the edit runs.
+  let box = els.stage.querySelector('.progress');
+  if (!box) {
+    box = document.createElement('div');
+    box.className = 'progress';
+    const title = document.createElement('strong');
+    title.id = 'progress-title';
+    title.tabIndex = -1;
+    const bar = document.createElement('div');
+    bar.className = 'progress-bar';
+    bar.setAttribute('role', 'progressbar');
+    bar.setAttribute('aria-labelledby', 'progress-title');
+    bar.append(document.createElement('i'));
+    const note = document.createElement('p');
+    note.className = 'small muted';
+    box.append(title, bar, note);
+    els.stage.replaceChildren(box);
+  }
+  box.querySelector('strong').textContent = status === 'running' ? 'Editing your image…' : 'Waiting for a free worker…';
+  box.querySelector('p').textContent = seconds ? `${seconds}s · your credits are reserved and only charged if it succeeds` : 'Your credits are reserved and only charged if it succeeds';
+}
+
+// After the result or a failure: focus to the Result heading, unless the person has moved on meanwhile.
+function focusResult() {
+  const active = document.activeElement;
+  if (!active || active === document.body || active.id === 'progress-title' || active === els.generate || active === els.runAgain) {
+    els.resultTitle.focus();
+  }
 }
 
 function showResult(edit, before) {
-  setStatus('succeeded');
+  setStatus('succeeded', `Edit finished: ${edit.width} × ${edit.height} pixels, ${formatCredits(edit.credits)} charged.`);
   const after = `/api/v1/edits/${edit.id}/result?inline=1`;
   mountCompare(els.stage, { before: before || `/api/v1/edits/${edit.id}/inputs/0`, after, width: edit.width, height: edit.height });
   els.resultSize.textContent = `${edit.width} × ${edit.height} px · ${edit.output_format.toUpperCase()}`;
@@ -404,11 +511,12 @@ function showResult(edit, before) {
   els.download.href = `/api/v1/edits/${edit.id}/result`;
   els.details.href = `/edits/${edit.id}`;
   els.actions.hidden = false;
+  focusResult();
   refreshBalance();
 }
 
 function showFailure(edit) {
-  setStatus('failed');
+  setStatus('failed', `The edit did not work: ${edit.error?.message || 'it failed'}. Your credits were returned.`);
   els.actions.hidden = true;
   const box = document.createElement('div');
   box.className = 'error-box';
@@ -421,6 +529,7 @@ function showFailure(edit) {
   refund.textContent = `${formatCredits(edit.credits)} returned to your balance: a failed edit costs nothing.`;
   box.append(title, msg, refund);
   els.stage.replaceChildren(box);
+  focusResult();
   refreshBalance();
 }
 
@@ -453,7 +562,7 @@ function useAsParent(edit) {
   renderThumbs();
   update();
   els.prompt.focus();
-  form.scrollIntoView({ behavior: 'smooth', block: 'start' });
+  form.scrollIntoView({ behavior: reducedMotion.matches ? 'auto' : 'smooth', block: 'start' });
 }
 
 async function startFrom(start) {
@@ -489,8 +598,8 @@ document.addEventListener('paste', (e) => {
   const files = [...(e.clipboardData?.files || [])].filter((f) => f.type.startsWith('image/'));
   if (files.length) { e.preventDefault(); addFiles(files); }
 });
-els.prompt.addEventListener('input', update);
-form.addEventListener('change', (e) => { if (e.target !== els.fileInput) update(); });
+els.prompt.addEventListener('input', () => { state.touched = true; update(); });
+form.addEventListener('change', (e) => { state.touched = true; if (e.target !== els.fileInput) update(); });
 form.addEventListener('submit', (e) => { e.preventDefault(); submit(); });
 els.editResult.addEventListener('click', () => state.shown && useAsParent(state.shown.edit));
 els.runAgain.addEventListener('click', () => submit());

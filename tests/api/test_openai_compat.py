@@ -22,6 +22,7 @@ from app.models import Edit, Transfer
 from app.storage import Storage
 from tests.conftest import api_key_for, create_user, image_bytes, verify_ledger
 from tests.fake_openai import (  # noqa: F401  (fixtures)
+    billing_hard_limit,
     fake_openai_fixture,
     fake_openai_server_fixture,
     moderation_blocked,
@@ -159,8 +160,15 @@ def test_through_to_the_openai_backend(sdk, person, context, fake_openai):
         sdk.images.edit(image=coffee(), prompt="Something the safety system blocks")
     assert (blocked.value.body["type"], blocked.value.body["code"]) == ("image_generation_user_error",
                                                                         "moderation_blocked")
-    assert "violence" in blocked.value.body["message"]
+    # A generic message: the categories are kept for the operator (Edit.error_detail), not shown.
+    assert "violence" not in blocked.value.body["message"] and "safety system" in blocked.value.body["message"]
     assert blocked.value.response.headers["x-should-retry"] == "false"
+
+    fake_openai.then(billing_hard_limit())  # the operator's provider account, not the caller's request
+    with pytest.raises(openai.InternalServerError) as unable:
+        sdk.images.edit(image=coffee(), prompt=PROMPT)
+    assert (unable.value.status_code, unable.value.body["code"]) == (503, "backend_quota")
+    assert "billing" not in unable.value.body["message"].lower() and unable.value.body["param"] is None
     assert balance(context, person[0].id) == 20 - 2  # only the first edit was charged
     verify_ledger(context)
 

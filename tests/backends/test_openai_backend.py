@@ -11,7 +11,7 @@ import time
 import pytest
 from PIL import Image, ImageOps
 
-from app.backends.base import BackendRefused, BackendUnavailable, EditRequest, PlanRequest
+from app.backends.base import BackendRefused, BackendUnavailable, EditRequest, PlanRequest, customer_id
 from app.backends.openai_models import request_size, spec_for
 from app.config import Settings
 from app.editor.sizes import ASPECT_RATIOS, LONG_EDGE, target_size
@@ -124,8 +124,10 @@ def test_moderation_blocked_fails_at_once_with_a_clear_message(fake_openai):
     with pytest.raises(BackendRefused) as refused:
         openai_backend_for_tests(fake_openai.url).edit(edit_request())
     assert refused.value.code == "moderation_blocked"
-    assert "safety system" in refused.value.message and "violence" in refused.value.message
+    # A generic message for the customer (the guide's advice); the categories are kept for the operator.
+    assert "safety system" in refused.value.message and "violence" not in refused.value.message
     assert "credits were returned" in refused.value.message
+    assert refused.value.detail is not None and "safety_violations=[violence]" in refused.value.detail
     assert len(fake_openai.requests) == 1
 
 
@@ -187,9 +189,10 @@ def test_rate_limit_is_retried_after_the_wait_the_provider_asks_for(fake_openai,
     assert len(fake_openai.requests) == 2
 
 
-# A timeout the fake's real answers meet with a wide margin even on a busy machine, and a stall far past it.
-TIMEOUT = 2.0
-SLOWER_THAN_TIMEOUT = 8.0
+# A timeout the fake's real answers meet with a wide margin even on a busy machine (2 s was missed at a load
+# average of 11 on 2 cores), and a stall far past it.
+TIMEOUT = 8.0
+SLOWER_THAN_TIMEOUT = 20.0
 
 
 @pytest.mark.nodb
@@ -256,9 +259,11 @@ def test_every_promised_size_maps_to_a_valid_gpt_image_2_size_of_the_same_aspect
 
 @pytest.mark.nodb
 def test_model_table():
-    assert spec_for("gpt-image-2-2026-04-21").name == "gpt-image-2"
+    assert spec_for("gpt-image-2-2026-04-21").sizes == spec_for("gpt-image-2").sizes
+    assert spec_for("gpt-image-2-2027-01-01").name == "gpt-image-2"
     assert spec_for("gpt-image-2").input_fidelity is None
     assert "transparent" not in spec_for("gpt-image-2").backgrounds
+    assert "transparent" in spec_for("gpt-image-2").allowed_backgrounds(preview=True)
     assert spec_for("some-other-provider-model").name == "unknown"
     assert request_size(spec_for("some-other-provider-model"), 1024, 1536) == (1024, 1536)
     assert request_size(spec_for("gpt-image-2"), 512, 512) == (816, 816)
@@ -289,7 +294,8 @@ def test_an_edit_through_the_json_api_on_the_openai_backend(client, context, fak
     sent = fake_openai.last
     assert {name: values[0] for name, values in sent.fields.items()} == {
         "prompt": "Turn the cup blue and keep the table", "model": "gpt-image-2", "quality": "high",
-        "size": "1136x640", "output_format": "webp", "output_compression": "100"}
+        "size": "1136x640", "output_format": "webp", "output_compression": "100",
+        "user": customer_id(context.settings.resolved_secret_key, user.id)}
     assert [part.name for part in sent.files] == ["image[]", "image[]"]
     assert [part.image().size for part in sent.files] == [(600, 400), (256, 256)]
 
@@ -317,7 +323,7 @@ def test_a_moderated_edit_fails_and_returns_the_credits(client, context, fake_op
                            files=[("image", ("coffee.png", image_bytes("coffee.png"), "image/png"))])
     edit = wait_for_edit(client, response.json()["id"], headers=headers)
     assert edit["status"] == "failed" and edit["error"]["code"] == "moderation_blocked"
-    assert "self-harm" in edit["error"]["message"]
+    assert "self-harm" not in edit["error"]["message"] and "safety system" in edit["error"]["message"]
     assert client.get("/api/v1/me", headers=headers).json()["balance"] == 5
     assert len(fake_openai.requests) == 1
     verify_ledger(context)

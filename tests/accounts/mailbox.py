@@ -1,0 +1,74 @@
+"""Reading the mail the account tests cause: a real SMTP server's inbox (aiosmtpd), an outbox folder of .eml
+files, and the links inside messages."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from app import mail
+from tests.conftest import free_port
+
+LINK = re.compile(r"https?://\S+?\?token=[\w.\-]+")
+
+
+class Inbox:
+    """What a real SMTP server (aiosmtpd) on a loopback port received."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.arrived = threading.Condition()
+        self.port = free_port()
+        self.url = f"smtp://127.0.0.1:{self.port}?tls=none"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's handler hook
+        message = mail.parse(envelope.original_content or envelope.content)
+        with self.arrived:
+            self.messages.append(message)
+            self.arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.arrived:
+            return [message for message in self.messages if message["To"] == address]
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 30) -> EmailMessage:
+        """The `count`-th message to `address`, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        with self.arrived:
+            while len([m for m in self.messages if m["To"] == address]) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no mail #{count} to {address} after {timeout}s")
+                self.arrived.wait(left)
+            return [m for m in self.messages if m["To"] == address][count - 1]
+
+
+def link_in(message: EmailMessage) -> str:
+    """The link of a mail (from its plain-text part)."""
+    found = LINK.search(mail.plain_text(message))
+    assert found, mail.plain_text(message)
+    return found.group(0)
+
+
+def token_in(message: EmailMessage) -> str:
+    return link_in(message).split("?token=", 1)[1]
+
+
+def outbox_messages(folder: Path) -> list[EmailMessage]:
+    return [mail.parse(path.read_bytes()) for path in sorted(folder.glob("*.eml"))] if folder.exists() else []
+
+
+def wait_for_file_mail(folder: Path, address: str, count: int = 1, timeout: float = 30) -> EmailMessage:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [message for message in outbox_messages(folder) if message["To"] == address]
+        if len(found) >= count:
+            return found[count - 1]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no mail #{count} to {address} in {folder} after {timeout}s")
+        time.sleep(0.05)

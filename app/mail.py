@@ -103,6 +103,7 @@ class FolderMailer:
         partial.write_bytes(message.as_bytes(policy=policy.SMTP))
         partial.replace(path)  # readers never see half a message
         if self.also_log:
+            # The text goes to the log with its links' tokens scrubbed; the saved .eml has them whole.
             log.info("mail to %s: %s (saved as %s)\n%s", message["To"], message["Subject"], path,
                      plain_text(message))
 

@@ -24,6 +24,7 @@ from app.errors import NotFound
 from app.workers import Workers
 
 log = logging.getLogger(__name__)
+READY_CACHE_SECONDS = 2.0
 ROOT = Path(__file__).resolve().parent.parent
 SWAGGER_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
 DOCS_PAGE = """<!doctype html>
@@ -58,6 +59,12 @@ SECURITY_HEADERS = {
 
 def _private(request: Request) -> bool:
     return "authorization" in request.headers or cookies.SESSION_COOKIE in request.cookies
+
+
+def _holds_metrics_token(request: Request, token: str | None) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                                               (token or "").encode())
 
 
 def create_app(settings: Settings | None = None, *, context: AppContext | None = None,
@@ -117,23 +124,26 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
             connection.execute(text("SELECT 1"))
         return {"status": "ok"}
 
+    ready_checks = readiness.Cached(readiness.check, seconds=READY_CACHE_SECONDS)
+
     @app.get("/readyz", include_in_schema=False)
     def readyz(request: Request) -> JSONResponse:
         """Readiness (app.readiness): database at the head revision, broker, storage, a live worker; 503
-        with the failing part named when any is missing."""
-        checks = readiness.check(request.app.state.context)
+        with the failing part named when any is missing. The checks run at most once every few seconds
+        whoever asks (each one touches storage), and only a caller with METRICS_TOKEN reads the details."""
+        checks = ready_checks(request.app.state.context)
         ok = all(each.ok for each in checks.values())
+        trusted = _holds_metrics_token(request, settings.metrics_token)
         return JSONResponse({"status": "ok" if ok else "failing",
-                             "checks": {name: {"ok": each.ok, "detail": each.detail} for name, each in checks.items()}},
+                             "checks": {name: {"ok": each.ok, "detail": each.detail if trusted else ""}
+                                        for name, each in checks.items()}},
                             status_code=200 if ok else 503)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
         """Prometheus metrics for whoever holds METRICS_TOKEN; 404 for everyone else, and for everyone
         while it is unset, so that nothing tells a stranger the page exists."""
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        token = settings.metrics_token
-        if not token or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        if not _holds_metrics_token(request, settings.metrics_token):
             raise NotFound("There is no page at this address.")
         ctx = request.app.state.context
         body = observability.render([observability.QueueCollector(lambda: readiness.queue_backlog(ctx))])

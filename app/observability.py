@@ -144,7 +144,6 @@ def serve_metrics(port: int, extra: Iterable[Collector] = ()) -> Callable[[], No
 
 # --- request ids ------------------------------------------------------------------------------------------
 
-REQUEST_ID_HEADER = "X-Request-ID"
 # What a caller's id may look like to be kept: short, and nothing that could forge a log line or a header.
 _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 
@@ -236,7 +235,7 @@ class RequestObserver:
 _SECRET_FIELDS = re.compile(r"pass(word|wd)?|secret|token|api_?key|authorization|cookie|credential|signature",
                             re.IGNORECASE)
 # Secrets that may sit inside a message: bearer credentials, OpenAI and Stripe keys, our own (`sk-ie-…`).
-_SECRET_TEXT = re.compile(r"(?i)(bearer\s+)[^\s,;\"']+|\b(sk|rk|whsec)[-_][A-Za-z0-9_\-]{8,}")
+_SECRET_TEXT = re.compile(r"(?i)(bearer\s+|[?&]token=)[^\s,;\"'&]+|\b(sk|rk|whsec)[-_][A-Za-z0-9_\-]{8,}")
 PROMPT_LOG_CHARS = 80
 _PROMPT_FIELDS = {"prompt", "instruction", "body", "payload"}
 
@@ -247,7 +246,7 @@ def _scrub_text(text: str) -> str:
 
 def redact(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: blanks fields named like secrets, shortens prompts and bodies, and scrubs keys
-    and bearer tokens out of the message itself."""
+    bearer tokens and mailed links' tokens out of the message itself."""
     event_dict.pop("color_message", None)  # uvicorn's copy of the message with terminal colours
     for key in list(event_dict):
         value = event_dict[key]

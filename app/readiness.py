@@ -12,8 +12,11 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import secrets
 import socket
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,9 +59,25 @@ def check(context: AppContext) -> dict[str, Check]:
     return results
 
 
+class Cached:
+    """`check` run at most once per `seconds`, whatever the number of callers (a load balancer, or a flood)."""
+
+    def __init__(self, run: Callable[[AppContext], dict[str, Check]], *, seconds: float) -> None:
+        self.run, self.seconds = run, seconds
+        self.lock = threading.Lock()
+        self.last: tuple[float, dict[str, Check]] | None = None
+
+    def __call__(self, context: AppContext) -> dict[str, Check]:
+        with self.lock:
+            if self.last is None or time.monotonic() - self.last[0] >= self.seconds:
+                self.last = (time.monotonic(), self.run(context))
+            return self.last[1]
+
+
 def _reason(exc: Exception) -> str:
-    # The exception's first line, without any password a URL in it may carry.
+    # The exception's first line, without any password a URL in it may carry (scheme://user:secret@host).
     first = (str(exc).strip().splitlines() or [""])[0]
+    first = re.sub(r"(://[^:/@\s]*):[^@\s]*@", r"\1:***@", first)
     return f"{type(exc).__name__}: {first}"[:300]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy import update
 
 from app import readiness
 from app.context import AppContext, build_context
-from app.main import create_app
+from app.main import READY_CACHE_SECONDS, create_app
 from app.migrations import upgrade
 from app.models import WorkerHeartbeat
 from app.models.base import utcnow
@@ -27,9 +28,14 @@ def closed_port() -> int:
     return free_port()  # nothing listens there once the probe socket is closed
 
 
+TOKEN = "readiness-test-token"
+
+
 def ready(context: AppContext) -> tuple[int, dict[str, Any]]:
+    """/readyz as the operator's monitoring sees it (with METRICS_TOKEN, which shows the details)."""
+    context.settings.metrics_token = TOKEN
     with TestClient(create_app(context=context, run_workers=False)) as client:
-        answer = client.get("/readyz")
+        answer = client.get("/readyz", headers={"Authorization": f"Bearer {TOKEN}"})
     return answer.status_code, answer.json()
 
 
@@ -143,3 +149,18 @@ def test_a_shared_queue_needs_a_fresh_worker_heartbeat(tmp_path, database_url, c
 
     readiness.forget_heartbeat(context, "host:2:fresh")  # a worker that stops cleanly
     assert ready(context)[0] == 503
+
+
+def test_strangers_read_only_ok_or_failing_and_cannot_make_it_work_harder(context):
+    """Anyone may ask (load balancers do), but the details are the operator's, and a flood of calls runs
+    the checks (which touch storage) at most once every few seconds."""
+    touched = []
+    put = context.storage.put
+    context.storage.put = lambda *args, **kwargs: (touched.append(1), put(*args, **kwargs))[1]
+    with TestClient(create_app(context=context, run_workers=False)) as client:
+        started = time.monotonic()
+        answers = [client.get("/readyz") for _ in range(20)]
+        elapsed = time.monotonic() - started
+    assert all(answer.status_code == 200 for answer in answers)
+    assert all(check == {"ok": True, "detail": ""} for check in answers[0].json()["checks"].values())
+    assert len(touched) <= 1 + elapsed / READY_CACHE_SECONDS  # once per interval, however many ask

@@ -82,6 +82,11 @@ def _same_origin(request: Request, public_url: str | None) -> bool:
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
 
 
+def refuse_foreign_origin(request: Request, public_url: str | None) -> None:
+    if not _same_origin(request, public_url):
+        raise Forbidden("This request came from another site and was refused.", code="csrf_failed")
+
+
 def verify(request: Request, submitted: str | None, *, session_token: str | None, secret_key: str,
            public_url: str | None) -> None:
     """Refuse an unsafe request that came from another site, or that rides on a session (or, signed out, is
@@ -89,8 +94,7 @@ def verify(request: Request, submitted: str | None, *, session_token: str | None
     call is no browser's session to abuse: another site cannot send JSON without our consent (CORS)."""
     if request.method in SAFE_METHODS:
         return
-    if not _same_origin(request, public_url):
-        raise Forbidden("This request came from another site and was refused.", code="csrf_failed")
+    refuse_foreign_origin(request, public_url)
     is_form = request.headers.get("content-type", "").startswith(FORM_TYPES)
     if session_token is None and not is_form:
         return

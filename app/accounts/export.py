@@ -28,7 +28,7 @@ from app.db import after_commit
 from app.editor import files
 from app.errors import AppError, NotFound
 from app.models import Edit, Export, User
-from app.models.base import utcnow
+from app.models.base import iso, new_id, utcnow
 from app.storage import StoredObjectMissing
 
 if TYPE_CHECKING:
@@ -42,7 +42,6 @@ LEDGER_COLUMNS = ("id", "kind", "amount", "credits", "balance_after", "reason", 
 RESEND_AFTER = timedelta(minutes=15)
 """A pending export whose task went missing (an in-process queue that restarted) is sent again after this."""
 GIVE_UP_AFTER = timedelta(hours=6)
-ZIP64_FROM = 1 << 31
 
 
 class ExportExpired(AppError):
@@ -55,12 +54,9 @@ class ExportNotReady(AppError):
     status = 409
 
 
-def export_key(user_id: str, export_id: str) -> str:
-    return f"u/{user_id}/exports/{export_id}.zip"
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
+def export_key(user_id: str, export_id: str, build: str) -> str:
+    """Each build writes its own file, so a build that loses the race to finish removes only its own."""
+    return f"u/{user_id}/exports/{export_id}-{build}.zip"
 
 
 def status_of(export: Export, now: datetime | None = None) -> str:
@@ -75,7 +71,7 @@ def status_of(export: Export, now: datetime | None = None) -> str:
 
 def request_export(context: AppContext, db: Session, user_id: str) -> Export:
     """A new pending export; the worker hears of it after the commit."""
-    export = Export(user_id=user_id, status="pending")
+    export = Export(user_id=user_id, status="pending", sent_at=utcnow())
     db.add(export)
     db.flush()
     export_id = export.id
@@ -129,7 +125,7 @@ def build(context: AppContext, export_id: str) -> None:
         if user is None or user.deleted_at is not None:
             return
         user_id, account = user.id, {"id": user.id, "email": user.email, "created_at": iso(user.created_at)}
-    key = export_key(user_id, export_id)
+    key = export_key(user_id, export_id, new_id()[:12])
     try:
         with tempfile.TemporaryFile(dir=context.settings.data_dir) as spool:
             _write_zip(context, spool, user_id, account)
@@ -148,7 +144,7 @@ def build(context: AppContext, export_id: str) -> None:
         done = db.execute(update(Export).where(Export.id == export_id, Export.status == "pending").values(
             status="ready", storage_key=key, bytes=size, finished_at=now,
             expires_at=now + timedelta(days=context.settings.export_days))).rowcount  # type: ignore[attr-defined]
-    if not done:  # deleted (with the account) while it was being built: leave nothing behind
+    if not done:  # built by another worker meanwhile, or deleted with the account: leave nothing behind
         files.remove(context.storage, [key])
 
 
@@ -276,7 +272,10 @@ def sweep(context: AppContext) -> int:
                                        error_message="The export did not finish; ask for a new one.")
                                ).rowcount  # type: ignore[attr-defined]
         lost = list(db.execute(select(Export.id).where(
-            Export.status == "pending", Export.created_at <= now - RESEND_AFTER)).scalars())
+            Export.status == "pending", or_(Export.sent_at.is_(None), Export.sent_at <= now - RESEND_AFTER))
+        ).scalars())
+        if lost:
+            db.execute(update(Export).where(Export.id.in_(lost)).values(sent_at=now))
     for export_id in lost:
         context.queue.send(BUILD_EXPORT, export_id)
     return len(expired) + int(abandoned or 0) + len(lost)

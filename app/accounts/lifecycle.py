@@ -4,7 +4,9 @@ and the signed-in sessions a person can see and end.
 Mailed links carry a token signed with SECRET_KEY (itsdangerous) that names its purpose, the person and a
 fingerprint of the state it may change: the confirmation link fingerprints "not yet confirmed", the reset
 link the current password hash. Using a link changes that state, so every link works once; each also
-expires (CONFIRM_LINK_HOURS, RESET_LINK_HOURS). The token holds no secret and is never stored.
+expires (CONFIRM_LINK_HOURS, RESET_LINK_HOURS). The database keeps no token; a link exists only in its mail
+(and, until it is delivered, in the mail task's queue message). Logs never show one (app.observability
+scrubs `token=` values): with the log:// mailer, open the saved .eml to follow it.
 """
 
 from __future__ import annotations

@@ -197,7 +197,7 @@ async def _wait_for(request: Request, context: AppContext, user_id: str, edit: E
 
 
 def _reload(context: AppContext, user_id: str, edit_id: str) -> Edit:
-    with context.transaction() as db:
+    with context.read_transaction() as db:
         return edits.get_edit(db, user_id, edit_id)
 
 

@@ -46,13 +46,21 @@ def upload_form(file_fields: frozenset[str], *, api_key_only: bool = False,
         principal = await run_in_threadpool(identify, request, context)
         if principal is None or (api_key_only and principal.via != "api_key"):
             raise NotAuthenticated("Sign in or send an API key (Authorization: Bearer …).")
-        await run_in_threadpool(limits.hit, context, limits.SUBMIT, principal.user_id)  # before the body is read
+        header_token = request.headers.get(csrf.CSRF_HEADER)
+        # What can be judged before the body is read is judged first: another site's Origin, a token sent
+        # as a header (our scripts), an API key; only a plain form's field must wait for the parse.
+        checked_early = header_token is not None or principal.via == "api_key"
+        if checked_early:
+            await run_in_threadpool(check_csrf, request, context, header_token)
+        else:
+            csrf.refuse_foreign_origin(request, context.settings.public_url)
+        await run_in_threadpool(limits.hit, context, limits.SUBMIT, principal.user_id)
         form_limits = Limits(file_fields=file_fields, max_files=MAX_IMAGES,
                              max_file_bytes=context.settings.max_upload_bytes)
         form = await parse_multipart(request, form_limits)
         try:
-            submitted = request.headers.get(csrf.CSRF_HEADER) or form.get(csrf.CSRF_FIELD)
-            await run_in_threadpool(check_csrf, request, context, submitted)
+            if not checked_early:
+                await run_in_threadpool(check_csrf, request, context, form.get(csrf.CSRF_FIELD))
             yield Upload(principal, form)
         finally:
             form.close()

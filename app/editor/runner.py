@@ -90,8 +90,9 @@ class Runner:
         stored_key: str | None = None
         try:
             files = [self.context.storage.get(key) for key in claim.input_keys]
-            # Reserve the edit's estimated peak before decoding anything, so the workers of this process
-            # never hold more than EDIT_MEMORY_MB between them however many run at once.
+            # Reserve the edit's estimated peak before decoding anything, so that what the workers of this
+            # process decode and compute stays within EDIT_MEMORY_MB however many run at once. (The encoded
+            # files just read are outside it: at most nine uploads of MAX_UPLOAD_BYTES.)
             need = memory.edit_estimate(files, (claim.width, claim.height), self.context.backend)
             with memory.process_budget(self.context.settings.edit_memory_mb).reserve(need):
                 images = [output.decode_input(file, at_least=(claim.width, claim.height)) for file in files]

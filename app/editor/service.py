@@ -278,7 +278,7 @@ def _store_inputs(context: AppContext, user_id: str, edit_id: str, images: list[
             rows.append(EditInput(position=position, storage_key=key, content_type=image.content_type,
                                   width=image.width, height=image.height, bytes=len(image.data)))
     except BaseException:
-        _delete_files(context, [row.storage_key for row in rows])
+        files.remove(context.storage, [row.storage_key for row in rows])
         raise
     return rows
 
@@ -291,15 +291,10 @@ def _removed_unless_kept(context: AppContext, inputs: list[EditInput]) -> Iterat
     try:
         yield lambda: kept.__setitem__(0, True)
     except BaseException:
-        _delete_files(context, [row.storage_key for row in inputs])
+        files.remove(context.storage, [row.storage_key for row in inputs])
         raise
     if not kept[0]:
-        _delete_files(context, [row.storage_key for row in inputs])
-
-
-def _delete_files(context: AppContext, keys: list[str]) -> None:
-    for key in keys:
-        context.storage.delete(key)
+        files.remove(context.storage, [row.storage_key for row in inputs])
 
 
 def estimate(context: AppContext, *, quality: str | None, resolution: str | None, aspect_ratio: str | None,

@@ -48,5 +48,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(moment: datetime | None) -> str | None:
+    """UTC times as ISO 8601 with a Z, the way every answer and export writes them."""
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
 def new_id() -> str:
     return uuid.uuid4().hex

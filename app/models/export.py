@@ -26,4 +26,6 @@ class Export(Base):
     error_message: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When its build was last queued (the sweep sends a lost one again once this is old)."""
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

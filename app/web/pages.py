@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app.deps import Context
+from app.deps import Context, CsrfProtected
 from app.editor import sizes
 from app.web.templates import render
 from app.web.viewer import AnyViewer
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[CsrfProtected])
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -105,3 +105,17 @@ def test_bad_edit_cursors_are_422(client, context, cursor):
     answer = client.get("/api/v1/edits", params={"cursor": cursor})
     assert answer.status_code == 422 and answer.json()["error"]["field"] == "cursor"
     assert client.get("/history", params={"cursor": cursor}).status_code == 422
+
+
+@pytest.mark.parametrize("settings_overrides", [{"rate_limit_submit_per_user": "2/hour"}], indirect=True)
+def test_another_site_cannot_spend_a_persons_submission_limit(client, context):
+    from tests.conftest import image_bytes
+
+    token = signed_in(client, context)
+    files = [("image", ("a.png", image_bytes("coffee.png"), "image/png"))]
+    for _ in range(3):
+        forged = client.post("/api/v1/edits", data={"prompt": "Brighter"}, files=files,
+                             headers={"Origin": "https://evil.example"})
+        assert forged.status_code == 403
+    own = client.post("/api/v1/edits", data={"prompt": "Brighter"}, files=files, headers={"X-CSRF-Token": token})
+    assert own.status_code == 202, own.text

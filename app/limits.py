@@ -17,6 +17,7 @@ How routes use it:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import ipaddress
@@ -24,7 +25,7 @@ import logging
 import math
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -36,7 +37,7 @@ from limits.strategies import STRATEGIES, RateLimiter
 
 from app import observability
 from app.config import Settings
-from app.errors import ConfigurationError, TooManyRequests
+from app.errors import AppError, ConfigurationError, NotAuthenticated, TooManyRequests
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -244,6 +245,19 @@ def after_failed_login(target: AppContext | RateLimits, email: str, address: str
 def allows_reset_mail(target: AppContext | RateLimits, email: str) -> bool:
     """Whether another password-reset mail may go to `email` (known or not); counts it when it may."""
     return _limiter(target).allows(PASSWORD_RESET_EMAIL, _account_key(email))
+
+
+@contextlib.contextmanager
+def password_attempt(target: AppContext | RateLimits, email: str, address: str) -> Iterator[None]:
+    """Around anything that checks a person's password (log-in, password change, account deletion): refused
+    while this email or address is locked, and a wrong password counts as a failed log-in."""
+    before_login(target, email, address)
+    try:
+        yield
+    except AppError as error:
+        if isinstance(error, NotAuthenticated) or error.code == "wrong_password":
+            after_failed_login(target, email, address)
+        raise
 
 
 def take_signup_grant(target: AppContext | RateLimits, address: str) -> bool:

@@ -3,11 +3,18 @@ The CSRF token that goes with a session is app.accounts.csrf's."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.accounts import csrf
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from app.context import AppContext
+
+from app.accounts import csrf, service
 
 SESSION_COOKIE = "session"
 
@@ -74,3 +81,22 @@ def clear_session_cookie(response: Response, request: Request) -> None:
     """Sign the browser out; it gets a fresh signed-out CSRF token."""
     csrf.rotate(request, None, "")
     response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+def sign_in(request: Request, response: Response, db: Session, context: AppContext, user_id: str) -> None:
+    """Start a session for this browser (remembering its user agent and address) and set its cookie."""
+    from app.limits import client_address
+
+    token = service.start_session(db, user_id, days=context.settings.session_days,
+                                  user_agent=request.headers.get("user-agent"),
+                                  ip_address=client_address(request, context.settings))
+    set_session_cookie(response, request, token, secret_key=context.settings.resolved_secret_key,
+                       days=context.settings.session_days)
+
+
+def sign_out(request: Request, response: Response, db: Session, context: AppContext) -> None:
+    """End this browser's session, if it has one, and drop its cookie."""
+    token = read_session_token(request, context.settings.resolved_secret_key)
+    if token:
+        service.end_session(db, token)
+    clear_session_cookie(response, request)

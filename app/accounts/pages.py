@@ -18,8 +18,8 @@ from app.accounts.routes import authenticate_limited, delete_with_password
 from app.api.paging import page_of, sequence_cursor
 from app.billing import ledger
 from app.context import AppContext
-from app.deps import Context, CsrfProtected, DbSession, session_token
-from app.errors import AppError, NotAuthenticated
+from app.deps import Context, CsrfProtected, DbSession
+from app.errors import AppError
 from app.models import User
 from app.web.templates import render
 from app.web.viewer import AnyViewer, SignedInViewer, Viewer, principal_of
@@ -75,22 +75,15 @@ def login_submit(request: Request, viewer: AnyViewer, db: DbSession, context: Co
 
 
 def _signed_in_redirect(request: Request, db: Session, context: AppContext, user: User, target: str) -> Response:
-    token = accounts.start_session(db, user.id, days=context.settings.session_days,
-                                   user_agent=request.headers.get("user-agent"),
-                                   ip_address=limits.client_address(request, context.settings))
     response = RedirectResponse(target, status_code=303)
-    cookies.set_session_cookie(response, request, token, secret_key=context.settings.resolved_secret_key,
-                               days=context.settings.session_days)
+    cookies.sign_in(request, response, db, context, user.id)
     return response
 
 
 @router.post("/logout")
 def logout(request: Request, db: DbSession, context: Context) -> Response:
-    token = session_token(request, context)
-    if token:
-        accounts.end_session(db, token)
     response = RedirectResponse("/", status_code=303)
-    cookies.clear_session_cookie(response, request)
+    cookies.sign_out(request, response, db, context)
     return response
 
 
@@ -216,13 +209,9 @@ def account_change_password(request: Request, viewer: SignedInViewer, context: C
                             new_password: Annotated[str, Form()] = "") -> Response:
     principal = principal_of(viewer)
     try:
-        limits.before_login(context, principal.email, address)
-        try:
+        with limits.password_attempt(context, principal.email, address):
             lifecycle.change_password(context, principal.user_id, current_password, new_password,
                                       keep_session_id=principal.session_id)
-        except NotAuthenticated:
-            limits.after_failed_login(context, principal.email, address)
-            raise
     except AppError as error:
         with context.read_transaction() as db:
             return _account_page(request, db, viewer, None, password_error=error, status_code=error.status)

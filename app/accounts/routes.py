@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy.orm import Session
 
 from app import limits
 from app.accounts import cookies, deletion, lifecycle
@@ -35,8 +34,8 @@ from app.accounts.schemas import (
 from app.api.docs import API_ERRORS
 from app.billing import ledger
 from app.context import AppContext
-from app.deps import Context, CsrfProtected, CurrentPrincipal, DbSession, credentials_in_body, session_token
-from app.errors import AppError, Conflict, NotAuthenticated
+from app.deps import Context, CsrfProtected, CurrentPrincipal, DbSession, credentials_in_body
+from app.errors import Conflict
 from app.models import User
 from app.storage import StoredObjectMissing
 
@@ -52,7 +51,7 @@ def signup(body: Credentials, request: Request, response: Response, db: DbSessio
     client address a day (README "Running in public")."""
     user = accounts.sign_up(context, email=body.email, password=body.password,
                             may_grant=lambda: limits.take_signup_grant(context, address))
-    _sign_in(request, response, db, context, user.id)
+    cookies.sign_in(request, response, db, context, user.id)
     return SignedUp(id=user.id, email=user.email, balance=ledger.balance(db, user.id).available)
 
 
@@ -63,35 +62,20 @@ def login(body: Credentials, request: Request, response: Response, db: DbSession
     """Sign in. Failures are limited per account and per client address (then a temporary lock); an unknown
     address is treated exactly like a known one."""
     user = authenticate_limited(context, body.email, body.password, address)
-    _sign_in(request, response, db, context, user.id)
+    cookies.sign_in(request, response, db, context, user.id)
     return Me.of(user.id, user.email, ledger.balance(db, user.id), email_verified=user.email_verified_at is not None)
 
 
 def authenticate_limited(context: AppContext, email: str, password: str, address: str) -> User:
     """`authenticate` behind the log-in limits: refused while locked, and every failure counted."""
-    limits.before_login(context, email, address)
-    try:
+    with limits.password_attempt(context, email, address):
         return accounts.authenticate(context, email=email, password=password)
-    except NotAuthenticated:
-        limits.after_failed_login(context, email, address)
-        raise
-
-
-def _sign_in(request: Request, response: Response, db: Session, context: AppContext, user_id: str) -> None:
-    token = accounts.start_session(db, user_id, days=context.settings.session_days,
-                                   user_agent=request.headers.get("user-agent"),
-                                   ip_address=limits.client_address(request, context.settings))
-    cookies.set_session_cookie(response, request, token, secret_key=context.settings.resolved_secret_key,
-                               days=context.settings.session_days)
 
 
 @router.post("/auth/logout", status_code=204)
 def logout(request: Request, db: DbSession, context: Context) -> Response:
-    token = session_token(request, context)
-    if token is not None:
-        accounts.end_session(db, token)
     response = Response(status_code=204)
-    cookies.clear_session_cookie(response, request)
+    cookies.sign_out(request, response, db, context)
     return response
 
 
@@ -159,7 +143,7 @@ def reset_password(body: ResetPassword, request: Request, response: Response, co
     working) and this client is signed in with the new password."""
     user = lifecycle.reset_password(context, body.token, body.password)
     with context.transaction() as db:
-        _sign_in(request, response, db, context, user.id)
+        cookies.sign_in(request, response, db, context, user.id)
         balance = ledger.balance(db, user.id)
     return Me.of(user.id, user.email, balance, email_verified=user.email_verified_at is not None)
 
@@ -169,13 +153,9 @@ def change_password(body: PasswordChange, principal: CurrentPrincipal, context: 
                     address: limits.ClientAddress) -> PasswordChanged:
     """Change the password (the current one is asked, and wrong answers count as failed log-ins); every
     other session ends, API keys keep working."""
-    limits.before_login(context, principal.email, address)
-    try:
+    with limits.password_attempt(context, principal.email, address):
         ended = lifecycle.change_password(context, principal.user_id, body.current_password, body.new_password,
                                           keep_session_id=principal.session_id)
-    except NotAuthenticated:
-        limits.after_failed_login(context, principal.email, address)
-        raise
     return PasswordChanged(sessions_ended=ended)
 
 
@@ -251,10 +231,5 @@ def delete_me(body: AccountDeletion, request: Request, principal: CurrentPrincip
 
 def delete_with_password(context: AppContext, user_id: str, email: str, password: str, address: str) -> None:
     """`delete_account` behind the log-in limits: a wrong password counts as a failed log-in."""
-    limits.before_login(context, email, address)
-    try:
+    with limits.password_attempt(context, email, address):
         deletion.delete_account(context, user_id, password)
-    except AppError as error:
-        if error.code == "wrong_password":
-            limits.after_failed_login(context, email, address)
-        raise

@@ -8,7 +8,6 @@ import io
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bench.server import PASSTHROUGH, serving
+from bench.server import PASSTHROUGH, PeakGrowth, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMIT_ROUNDS = 7
@@ -40,38 +39,24 @@ def _row(name: str, value: float, unit: str, floor: float | None) -> dict[str, A
 
 def bench_submit() -> list[dict[str, Any]]:
     import httpx
-    import psutil
 
     images = [twelve_megapixel_jpeg(seed) for seed in range(9)]
     # Eight submissions stay queued (no workers): the per-person cap must let them in.
     with serving(EDIT_MAX_ACTIVE_PER_USER="100") as server:
         base_url, key = server.url, server.api_key
-        process = psutil.Process(server.pid)
         files = [("image", (f"photo{n}.jpg", data, "image/jpeg")) for n, data in enumerate(images)]
         with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
             http.post("/api/v1/edits", data={"prompt": "Brighter"}, files=files).raise_for_status()  # warm-up
-            baseline = process.memory_info().rss
-            peak = [baseline]
-            stop = threading.Event()
-
-            def sample() -> None:
-                while not stop.is_set():
-                    peak[0] = max(peak[0], process.memory_info().rss)
-                    time.sleep(0.005)
-
-            sampler = threading.Thread(target=sample, daemon=True)
-            sampler.start()
             times = []
-            for _ in range(SUBMIT_ROUNDS):
-                started = time.perf_counter()
-                http.post("/api/v1/edits", data={"prompt": "Brighter"}, files=files).raise_for_status()
-                times.append(time.perf_counter() - started)
-            stop.set()
-            sampler.join()
+            with PeakGrowth(server.pid) as growth:
+                for _ in range(SUBMIT_ROUNDS):
+                    started = time.perf_counter()
+                    http.post("/api/v1/edits", data={"prompt": "Brighter"}, files=files).raise_for_status()
+                    times.append(time.perf_counter() - started)
     upload_mb = sum(len(data) for data in images) / 1e6
     return [
         _row(f"submit 9 × 12 MP JPEG ({upload_mb:.0f} MB) p50", statistics.median(times), "s", 1.5),
-        _row("submit 9 × 12 MP JPEG peak memory growth", (peak[0] - baseline) / 2**20, "MB", 400),
+        _row("submit 9 × 12 MP JPEG peak memory growth", growth.mb, "MB", 400),
     ]
 
 

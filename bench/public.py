@@ -4,12 +4,11 @@ at most 100 MB. A real `python -m app serve` in a subprocess on a free loopback 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from bench.server import serving
+from bench.server import PeakGrowth, serving
 
 BODY_MB = 300
 FLOOR_MB = 100.0
@@ -39,12 +38,10 @@ def _one_file_upload() -> Iterator[bytes]:
 
 def bench_oversized_bodies() -> list[dict[str, Any]]:
     import httpx
-    import psutil
 
     with serving(credits=10, STRIPE_WEBHOOK_SECRET="whsec_bench") as server:
         rows = []
         base_url, key = server.url, server.api_key
-        process = psutil.Process(server.pid)
         cases = [
             ("POST", "/api/v1/auth/login", {"Content-Type": "application/json"}, _plain_body),
             ("POST", "/api/v1/billing/stripe/webhook", {"Content-Type": "application/json",
@@ -57,36 +54,24 @@ def bench_oversized_bodies() -> list[dict[str, Any]]:
         with httpx.Client(base_url=base_url, timeout=120) as http:
             http.get("/api/v1/pricing")  # warm-up
             for method, path, headers, body in cases:
-                status, growth, seconds = _stream(http, process, method, path, headers, body())
+                status, growth, seconds = _stream(http, server.pid, method, path, headers, body())
                 rows.append(_row(f"{BODY_MB} MB chunked to {method} {path}: {status} in {seconds:.1f} s, "
                                  "server memory growth", growth, "MB", FLOOR_MB,
                                  ok=status == 413 and growth <= FLOOR_MB))
     return rows
 
 
-def _stream(http: Any, process: Any, method: str, path: str, headers: dict[str, str],
+def _stream(http: Any, pid: int, method: str, path: str, headers: dict[str, str],
             body: Iterator[bytes]) -> tuple[int, float, float]:
     """Send one chunked body; (status, peak RSS growth in MB over the request, seconds)."""
-    baseline = process.memory_info().rss
-    peak = [baseline]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], process.memory_info().rss)
-            time.sleep(0.005)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    started = time.perf_counter()
-    try:
-        status = http.request(method, path, headers=headers, content=body).status_code
-    finally:
-        seconds = time.perf_counter() - started
-        time.sleep(0.2)  # whatever the server still holds after answering counts too
-        stop.set()
-        sampler.join()
-    return status, (peak[0] - baseline) / 2**20, seconds
+    with PeakGrowth(pid) as growth:
+        started = time.perf_counter()
+        try:
+            status = http.request(method, path, headers=headers, content=body).status_code
+        finally:
+            seconds = time.perf_counter() - started
+            time.sleep(0.2)  # whatever the server still holds after answering counts too
+    return status, growth.mb, seconds
 
 
 def run() -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,3 +79,30 @@ def wait_up(url: str) -> None:
         except httpx.TransportError:
             time.sleep(0.2)
     raise RuntimeError("the server did not start")
+
+
+class PeakGrowth:
+    """While the block runs, samples a process's resident memory; `.mb` is the peak growth over the start."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.mb = 0.0
+
+    def __enter__(self) -> PeakGrowth:
+        self.baseline = self.peak = self.process.memory_info().rss
+        self.stop = threading.Event()
+        self.sampler = threading.Thread(target=self._sample, daemon=True)
+        self.sampler.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self.stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.005)
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.sampler.join()
+        self.mb = (self.peak - self.baseline) / 2**20

@@ -131,8 +131,7 @@ def build(context: AppContext, export_id: str) -> None:
             _write_zip(context, spool, user_id, account)
             size = spool.tell()
             spool.seek(0)
-            # The storage protocol takes bytes; the ZIP is read back once, whole, only to store it.
-            context.storage.put(key, spool.read(), "application/zip")
+            context.storage.put_file(key, spool, "application/zip")  # streamed: never whole in memory
     except Exception as exc:
         log.exception("export %s failed", export_id)
         with context.transaction() as db:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 
 class StoredObjectMissing(Exception):
@@ -13,6 +13,10 @@ class StoredObjectMissing(Exception):
 class Storage(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store `data` under `key`, replacing what was there; visible to readers only when complete."""
+        ...
+
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+        """Store what `source` holds from where it stands, streamed (large files: exports)."""
         ...
 
     def get(self, key: str) -> bytes:

@@ -3,10 +3,13 @@ so a reader never sees half an image."""
 
 from __future__ import annotations
 
+import io
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from app.storage.base import StoredObjectMissing
 
@@ -23,12 +26,16 @@ class FileStorage:
         return path
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.put_file(key, io.BytesIO(data), content_type)
+
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+        """Written to a temporary file beside the target, then renamed: readers never see half a file."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                shutil.copyfileobj(source, handle, 1 << 20)
             os.replace(temp_name, path)
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)

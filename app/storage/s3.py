@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import boto3
 from botocore.config import Config
@@ -25,6 +25,10 @@ class S3Storage:
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
+
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+        """boto3's managed upload: multipart for large files, never the whole file in memory."""
+        self.client.upload_fileobj(source, self.bucket, self._key(key), ExtraArgs={"ContentType": content_type})
 
     def _object(self, key: str) -> dict[str, Any]:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from app.storage import StoredObjectMissing, create_storage
@@ -24,6 +26,15 @@ def test_put_get_replace(storage):
     storage.put("u/1/e/2/input-0.png", b"second version", "image/png")
     assert storage.get("u/1/e/2/input-0.png") == b"second version"
     assert storage.exists("u/1/e/2/input-0.png")
+
+
+def test_a_file_is_stored_as_a_stream_from_where_it_stands(storage, tmp_path):
+    data = os.urandom(3 * (1 << 20) + 17)  # several chunks, and a multipart upload's worth on S3
+    with open(tmp_path / "big.bin", "w+b") as source:
+        source.write(b"header" + data)
+        source.seek(len(b"header"))
+        storage.put_file("u/1/exports/big.zip", source, "application/zip")
+    assert storage.get("u/1/exports/big.zip") == data
 
 
 def test_streaming_in_chunks(storage):

@@ -118,7 +118,7 @@ def account_create_key(request: Request, viewer: SignedInViewer, db: DbSession, 
         with db.begin_nested():
             row, key = accounts.create_api_key(db, principal_of(viewer).user_id, name)
     except AppError as error:
-        return _account_page(request, db, viewer, None, key_error=error)
+        return _account_page(request, db, viewer, None, key_error=error, status_code=error.status)
     response = RedirectResponse("/account#api-keys", status_code=303)
     cookies.hand_over_new_key(response, request, key=key, name=row.name,
                               secret_key=context.settings.resolved_secret_key)

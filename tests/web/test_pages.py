@@ -130,3 +130,13 @@ def test_editor_shows_the_transparency_hint_only_when_the_backend_can(client, co
     assert "keep a removed background transparent" in client.get("/edit").text
     context.backend.capabilities = Capabilities(plans=True, transparent_output=False)  # as gpt-image-2
     assert "keep a removed background transparent" not in client.get("/edit").text
+
+
+def test_a_refused_key_name_is_tied_to_its_field(client, context):
+    create_user(context, email="keys@example.com")
+    token = login(client, "keys@example.com")
+    page = client.post("/account/api-keys", data={"name": "k" * 101, "csrf_token": token})
+    assert page.status_code == 422
+    field = re.search(r'<input type="text" name="name"[^>]*>', page.text).group(0)
+    assert 'aria-invalid="true"' in field and 'aria-describedby="key-name-error"' in field
+    assert 'id="key-name-error"' in page.text

@@ -6,7 +6,7 @@ import importlib
 import sys
 from typing import Any
 
-MODULES = ("bench.pipeline", "bench.engine", "bench.public", "bench.memory")
+MODULES = ("bench.pipeline", "bench.engine", "bench.public", "bench.flood", "bench.memory")
 
 
 def main(argv: list[str]) -> int:

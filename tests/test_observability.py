@@ -341,8 +341,9 @@ def test_a_worker_process_logs_the_edits_request_id_and_serves_its_metrics(worke
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=60)
         assert worker.returncode == 0, output
-        # A worker that stopped cleanly takes its heartbeat with it: nobody consumes the shared queue now.
-        assert client.get("/readyz").status_code == 503
+        # A worker that stopped cleanly takes its heartbeat with it: nobody consumes the shared queue now
+        # (/readyz says so once its few seconds of caching have passed).
+        wait_until(lambda: client.get("/readyz").status_code == 503, timeout=30, what="readiness to fail")
 
     logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     mine = [line for line in logged if line.get("request_id") == "across-processes-1"]

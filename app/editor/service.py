@@ -30,6 +30,7 @@ from app.editor.runner import RUN_EDIT
 from app.editor.validation import (
     CleanImage,
     EditOptions,
+    check_idempotency_key,
     check_image_count,
     check_options,
     clean_image,
@@ -98,6 +99,7 @@ def submit(context: AppContext, user_id: str, submission: Submission) -> tuple[E
     """Validate, price, reserve and queue an edit. Returns the edit and whether it is a replay of an
     earlier identical request (then nothing new was stored or charged)."""
     options = _options(submission)
+    check_idempotency_key(submission.idempotency_key)
     prompt = clean_prompt(submission.prompt)
     image_count = len(submission.images) + (1 if submission.parent_id else 0)
     check_image_count(image_count, field=submission.image_field)

@@ -24,6 +24,7 @@ from app.errors import UnsupportedMedia, ValidationFailed
 
 MAX_IMAGES = 9
 MAX_PROMPT_CHARS = 20_000
+MAX_IDEMPOTENCY_KEY_CHARS = 255
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
@@ -278,3 +279,14 @@ def check_image_count(count: int, *, field: str = "image") -> None:
     if count > MAX_IMAGES:
         raise ValidationFailed(f"At most {MAX_IMAGES} images per edit (got {count}).", field=field,
                                code="too_many_images")
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """An `Idempotency-Key` header as sent, if any: at most 255 printable ASCII characters."""
+    if key is None:
+        return None
+    if len(key) > MAX_IDEMPOTENCY_KEY_CHARS or not key.isascii() or not key.isprintable():
+        raise ValidationFailed(f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII "
+                               "characters (a UUID is a good choice).", field="Idempotency-Key",
+                               code="invalid_idempotency_key")
+    return key

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import free_port, unavailable
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+ROOT = Path(__file__).resolve().parent.parent
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
@@ -54,3 +60,22 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_URL
+
+
+@contextlib.contextmanager
+def worker_process(cwd: Path, *, unset: tuple[str, ...] = (), **settings: str) -> Iterator[subprocess.Popen[str]]:
+    """A real `python -m app worker` with these settings (environment names) on top of this environment,
+    less `unset`; stopped with SIGTERM afterwards (killed if it will not stop). Its output is in `.stdout`."""
+    env = {name: value for name, value in os.environ.items() if name not in unset}
+    env.update(PYTHONPATH=str(ROOT), **settings)
+    worker = subprocess.Popen([sys.executable, "-m", "app", "worker"], cwd=cwd, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        yield worker
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()

@@ -277,35 +277,20 @@ def test_console_logs_are_readable_lines():
 def worker_process(tmp_path, database_url, clean_db, redis_url) -> Iterator[tuple[Any, Any, int]]:
     """A web context and a separate worker process sharing the database, a Redis queue and a file store;
     the worker logs JSON lines and serves its metrics on a port of its own."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from app.context import build_context
     from tests.conftest import PASSTHROUGH, free_port, make_settings
+    from tests.scale_out_services import worker_process as started_worker
 
-    root = Path(__file__).resolve().parent.parent
     storage = f"file://{tmp_path}/files"
     port = free_port()
     settings = make_settings(tmp_path / "web", database_url, queue_url=redis_url, storage_url=storage,
                              metrics_token=TOKEN)
-    env = {**os.environ, "PYTHONPATH": str(root), "DATA_DIR": str(tmp_path / "worker"), "DATABASE_URL": database_url,
-           "QUEUE_URL": redis_url, "STORAGE_URL": storage, "EDIT_BACKEND": PASSTHROUGH,
-           "SECRET_KEY": "test-secret-key-not-for-production", "EDIT_WORKERS": "1", "LOG_FORMAT": "json",
-           "WORKER_METRICS_PORT": str(port), "WORKER_HEARTBEAT_SECONDS": "0.5"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    worker = subprocess.Popen([sys.executable, "-m", "app", "worker"], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    context = build_context(settings)
-    yield context, worker, port
-    if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+    with started_worker(tmp_path, unset=("PROMETHEUS_MULTIPROC_DIR",), DATA_DIR=str(tmp_path / "worker"),
+                        DATABASE_URL=database_url, QUEUE_URL=redis_url, STORAGE_URL=storage,
+                        EDIT_BACKEND=PASSTHROUGH, SECRET_KEY="test-secret-key-not-for-production", EDIT_WORKERS="1",
+                        LOG_FORMAT="json", WORKER_METRICS_PORT=str(port), WORKER_HEARTBEAT_SECONDS="0.5") as worker:
+        context = build_context(settings)
+        yield context, worker, port
     context.queue.stop()
     context.engine.dispose()
 

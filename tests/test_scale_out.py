@@ -4,10 +4,7 @@ separate `python -m app worker` process doing the edits for the web process."""
 from __future__ import annotations
 
 import io
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,7 @@ from PIL import Image
 from app.context import build_context
 from app.main import create_app
 from tests.conftest import PASSTHROUGH, api_key_for, create_user, make_settings, verify_ledger, wait_for_edit
-from tests.scale_out_services import S3_ENV
+from tests.scale_out_services import S3_ENV, worker_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,20 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def scale_out(tmp_path, database_url, clean_db, redis_url, s3_bucket, s3_endpoint):
     overrides = {"queue_url": redis_url, "storage_url": f"s3://{s3_bucket}/edits", "s3_endpoint_url": s3_endpoint}
     settings = make_settings(tmp_path / "web", database_url, **overrides)
-    env = {**os.environ, **S3_ENV, "PYTHONPATH": str(ROOT), "DATA_DIR": str(tmp_path / "worker"),
-           "DATABASE_URL": database_url, "QUEUE_URL": redis_url, "STORAGE_URL": overrides["storage_url"],
-           "S3_ENDPOINT_URL": s3_endpoint, "EDIT_BACKEND": PASSTHROUGH, "SECRET_KEY": "worker-secret",
-           "EDIT_WORKERS": "2", "SWEEP_INTERVAL_SECONDS": "1"}
-    worker = subprocess.Popen([sys.executable, "-m", "app", "worker"], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    context = build_context(settings)
-    yield context, worker
-    if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+    worker_settings = {**S3_ENV, "DATA_DIR": str(tmp_path / "worker"), "DATABASE_URL": database_url,
+                       "QUEUE_URL": redis_url, "STORAGE_URL": overrides["storage_url"], "S3_ENDPOINT_URL": s3_endpoint,
+                       "EDIT_BACKEND": PASSTHROUGH, "SECRET_KEY": "worker-secret", "EDIT_WORKERS": "2",
+                       "SWEEP_INTERVAL_SECONDS": "1"}
+    with worker_process(tmp_path, **worker_settings) as worker:
+        context = build_context(settings)
+        yield context, worker
     context.queue.stop()
     context.engine.dispose()
 

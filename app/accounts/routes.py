@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -31,13 +29,13 @@ from app.accounts.schemas import (
     SessionOut,
     SignedUp,
 )
+from app.api import stored_files
 from app.api.docs import API_ERRORS
 from app.billing import ledger
 from app.context import AppContext
 from app.deps import Context, CsrfProtected, CurrentPrincipal, DbSession, credentials_in_body
 from app.errors import Conflict
 from app.models import User
-from app.storage import StoredObjectMissing
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=API_ERRORS,
                    dependencies=[CsrfProtected, limits.ApiKeyLimited])
@@ -199,22 +197,10 @@ def get_export(export_id: str, principal: CurrentPrincipal, db: DbSession) -> Ex
 def download_export(export_id: str, principal: CurrentPrincipal, db: DbSession, context: Context) -> StreamingResponse:
     """The ZIP, as an attachment; 409 while it is being built, 410 once it has expired."""
     row, key = exports.download_key(db, principal.user_id, export_id)
-    try:
-        chunks = context.storage.iter_chunks(key)
-        first = next(chunks, b"")
-    except StoredObjectMissing as exc:
-        raise exports.ExportExpired("This export is gone; ask for a new one.") from exc
-
-    def body() -> Iterator[bytes]:
-        yield first
-        yield from chunks
-
     name = f"imagedit-export-{row.created_at.strftime('%Y-%m-%d')}-{row.id[:8]}.zip"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store",
-               "X-Content-Type-Options": "nosniff"}
-    if row.bytes is not None:
-        headers["Content-Length"] = str(row.bytes)
-    return StreamingResponse(body(), media_type="application/zip", headers=headers)
+    return stored_files.stream(context.storage, key, content_type="application/zip", size=row.bytes, filename=name,
+                               cache_control="private, no-store",
+                               missing=exports.ExportExpired("This export is gone; ask for a new one."))
 
 
 @router.delete("/me", status_code=204)

@@ -16,14 +16,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.admin import service as admin
+from app.api import stored_files
 from app.api.paging import page_of, sequence_cursor
 from app.billing import ledger
 from app.deps import Context, CsrfProtected, DbSession
-from app.editor import previews
 from app.editor import service as edits
 from app.errors import AppError, NotFound
 from app.models.base import utcnow
-from app.storage import StoredObjectMissing
 from app.web.templates import render
 from app.web.viewer import AnyViewer, Viewer, principal_of
 
@@ -181,11 +180,8 @@ async def _preview(context: Context, edit_id: str, position: int | None) -> Resp
             return admin.edit_image_key(db, edit_id, position=position)
 
     storage_key = await run_in_threadpool(key)
-    try:
-        data = await run_in_threadpool(previews.preview, context.storage, storage_key)
-    except StoredObjectMissing as exc:
-        raise NotFound("The file of this edit is gone.") from exc
-    return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=3600"})
+    return await run_in_threadpool(stored_files.preview, context.storage, storage_key,
+                                   cache_control="private, max-age=3600")
 
 
 @router.get("/edits/{edit_id}/result/preview", response_class=Response)

@@ -3,7 +3,6 @@ images. Handlers parse, call one service, shape the answer."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -11,15 +10,15 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app import limits
+from app.api import stored_files
 from app.api.docs import API_ERRORS, EDIT_REQUEST, EDIT_RESPONSES, IMAGE_FILE, WEBP_FILE
 from app.api.paging import Page
 from app.api.uploads import Upload, streams_upload, upload_form
 from app.billing import ledger
 from app.billing.pricing import QUALITIES, RESOLUTIONS
-from app.context import AppContext
 from app.deps import Context, CsrfProtected, CurrentPrincipal, DbSession, OptionalPrincipal
-from app.editor import previews, sizes
 from app.editor import service as edits
+from app.editor import sizes
 from app.editor.schemas import (
     BackendOut,
     EditOut,
@@ -32,7 +31,6 @@ from app.editor.schemas import (
 from app.editor.validation import MAX_IMAGES, MAX_PROMPT_CHARS, OUTPUT_FORMATS
 from app.errors import NotFound
 from app.models import Edit, EditInput
-from app.storage import StoredObjectMissing
 
 router = APIRouter(prefix="/api/v1", tags=["edits"], responses=API_ERRORS,
                    dependencies=[CsrfProtected, limits.ApiKeyLimited])
@@ -103,25 +101,6 @@ def get_edit(edit_id: str, principal: CurrentPrincipal, db: DbSession) -> EditOu
     return EditOut.of(edits.get_edit(db, principal.user_id, edit_id))
 
 
-def _stream(context: AppContext, key: str, content_type: str, size: int | None, filename: str,
-            disposition: str) -> StreamingResponse:
-    try:
-        chunks = context.storage.iter_chunks(key)
-        first = next(chunks, b"")
-    except StoredObjectMissing as exc:
-        raise NotFound("The file of this edit is gone.") from exc
-
-    def body() -> Iterator[bytes]:
-        yield first
-        yield from chunks
-
-    headers = {"Content-Disposition": f'{disposition}; filename="{filename}"',
-               "Cache-Control": "private, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
-    if size is not None:
-        headers["Content-Length"] = str(size)
-    return StreamingResponse(body(), media_type=content_type, headers=headers)
-
-
 def _result_key(edit: Edit) -> str:
     if edit.status != "succeeded" or edit.result_key is None:
         raise NotFound("This edit has no result (yet).", code="no_result")
@@ -141,9 +120,10 @@ def get_result(edit_id: str, principal: CurrentPrincipal, db: DbSession, context
     """The result image at its exact size, as a download (or `?inline=1` to show it)."""
     edit = edits.get_edit(db, principal.user_id, edit_id)
     extension = {"jpeg": "jpg"}.get(edit.output_format, edit.output_format)
-    return _stream(context, _result_key(edit), f"image/{edit.output_format}", edit.result_bytes,
-                   f"edit-{edit.id[:12]}-{edit.width}x{edit.height}.{extension}",
-                   "inline" if inline else "attachment")
+    return stored_files.stream(context.storage, _result_key(edit), content_type=f"image/{edit.output_format}",
+                               size=edit.result_bytes,
+                               filename=f"edit-{edit.id[:12]}-{edit.width}x{edit.height}.{extension}",
+                               disposition="inline" if inline else "attachment")
 
 
 @router.get("/edits/{edit_id}/inputs/{position}", response_class=StreamingResponse, responses=IMAGE_FILE)
@@ -153,23 +133,14 @@ def get_input(edit_id: str, position: int, principal: CurrentPrincipal, db: DbSe
     edit = edits.get_edit(db, principal.user_id, edit_id)
     item = _input(edit, position)
     extension = item.storage_key.rsplit(".", 1)[-1]
-    return _stream(context, item.storage_key, item.content_type, item.bytes,
-                   f"edit-{edit.id[:12]}-input-{position}.{extension}", "inline")
-
-
-def _preview_response(context: AppContext, key: str) -> Response:
-    try:
-        data = previews.preview(context.storage, key)
-    except StoredObjectMissing as exc:
-        raise NotFound("The file of this edit is gone.") from exc
-    return Response(data, media_type="image/webp",
-                    headers={"Cache-Control": "private, max-age=31536000, immutable"})
+    return stored_files.stream(context.storage, item.storage_key, content_type=item.content_type, size=item.bytes,
+                               filename=f"edit-{edit.id[:12]}-input-{position}.{extension}", disposition="inline")
 
 
 @router.get("/edits/{edit_id}/result/preview", response_class=Response, responses=WEBP_FILE)
 def get_result_preview(edit_id: str, principal: CurrentPrincipal, db: DbSession, context: Context) -> Response:
     """A small WebP of the result (at most 640 px), for lists."""
-    return _preview_response(context, _result_key(edits.get_edit(db, principal.user_id, edit_id)))
+    return stored_files.preview(context.storage, _result_key(edits.get_edit(db, principal.user_id, edit_id)))
 
 
 @router.get("/edits/{edit_id}/inputs/{position}/preview", response_class=Response, responses=WEBP_FILE)
@@ -177,7 +148,7 @@ def get_input_preview(edit_id: str, position: int, principal: CurrentPrincipal, 
                       context: Context) -> Response:
     """A small WebP of the n-th input (at most 640 px)."""
     edit = edits.get_edit(db, principal.user_id, edit_id)
-    return _preview_response(context, _input(edit, position).storage_key)
+    return stored_files.preview(context.storage, _input(edit, position).storage_key)
 
 
 @router.delete("/edits/{edit_id}", status_code=204)

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test bench install dev-install models chromium axe lint lock test-sqlite test-postgresql
+.PHONY: run test bench load install dev-install models chromium axe lint lock test-sqlite test-postgresql
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,13 @@ test-postgresql:
 
 bench: dev-install
 	$(BIN)/python -m bench
+
+# N people submitting and polling for a while, against the embedded default and then compose.yaml's topology
+# as processes (bench/load.py; the second needs PostgreSQL on 127.0.0.1:5432 and redis-server installed).
+LOAD_PEOPLE ?= 8
+LOAD_SECONDS ?= 30
+load: dev-install
+	$(BIN)/python -m bench.load --people $(LOAD_PEOPLE) --seconds $(LOAD_SECONDS)
 
 lint: dev-install
 	$(BIN)/ruff check app tests bench

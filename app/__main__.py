@@ -167,10 +167,10 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
         print("error: --days must be at least 1", file=sys.stderr)
         return 2
     if args.action == "failures":
-        from app.editor.failures import recent_failures
+        from app.editor.failures import OPERATOR_CODES, recent_failures
 
         with _transaction(settings) as db:
-            failures = recent_failures(db, days=args.days, now=utcnow(), every_code=args.all)
+            failures = recent_failures(db, days=args.days, now=utcnow(), codes=None if args.all else OPERATOR_CODES)
         for failure in failures:
             when = failure.finished_at.isoformat(timespec="seconds") if failure.finished_at else "-"
             print(f"{when}  {failure.code}  edit {failure.edit_id}  user {failure.user_id}\n    {failure.detail}")

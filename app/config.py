@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     """Offer backgrounds the spec calls a preview for the model (transparent on gpt-image-2)."""
     provider_prices_file: Path | None = None
     """TOML of the provider's prices per model (USD per million tokens), for the cost of each edit and
-    `python -m app report margin`; default: app/billing/provider_prices.toml (OpenAI's public prices)."""
+    `python -m app report margin`; default: OpenAI's public prices (app.billing.provider_costs)."""
 
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     email_url: str = "log://"
     """Where mail goes (app.mail): `log://` (the server log, and each message as an .eml file under
     DATA_DIR/outbox), `file:///dir` (.eml files there), `smtp://user:pass@host:587` (STARTTLS; add `?tls=none`
-    for a local relay without TLS) or `smtps://user:pass@host:465`. With a real mail server (anything but
+    for a local relay without TLS) or `smtps://user:pass@host:465`; `?ca_file=/path/ca.pem` trusts only that
+    authority for the server's certificate (always checked). With a real mail server (anything but
     log://) SIGNUP_CREDITS are granted when the address is confirmed, not at sign-up."""
     email_from: str = "Imagedit <no-reply@localhost>"
     pricing_file: Path | None = None
@@ -142,7 +143,8 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
     """How often a worker process records that it is alive (the `worker_heartbeats` table)."""
     worker_heartbeat_stale_seconds: float = Field(default=60.0, gt=0)
-    """/readyz fails, with a shared queue, when no worker has been seen for this long."""
+    """/readyz fails, with a shared queue, when no worker has been seen for this long; and the messages a worker
+    process had taken from Redis go back to the queue when it has not been heard from for this long (it died)."""
 
     @field_validator("log_format")
     @classmethod

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.backends.base import EditBackend
 from app.backends.registry import create_backend
 from app.billing.pricing import Pricing, load_pricing
+from app.billing.provider_costs import ProviderPrices, load_provider_prices
 from app.config import Settings
 from app.db import make_engine, make_session_factory, transaction
 from app.queue import TaskQueue
@@ -30,6 +31,8 @@ class AppContext:
     storage: Storage
     backend: EditBackend
     pricing: Pricing
+    provider_prices: ProviderPrices
+    """What the image provider charges (PROVIDER_PRICES_FILE): each edit's cost, for operators."""
     queue: TaskQueue = field(init=False)
     # The explicit seams between domains, filled by each domain's `register` in build_context: what runs
     # after an edit's credits are charged (billing's auto-recharge), and what the periodic sweep does.
@@ -67,8 +70,9 @@ def build_context(settings: Settings) -> AppContext:
         storage=create_storage(settings.resolved_storage_url, s3_endpoint_url=settings.s3_endpoint_url),
         backend=create_backend(settings),
         pricing=load_pricing(settings.pricing_file),
+        provider_prices=load_provider_prices(settings.provider_prices_file),
     )
-    context.queue = TaskQueue(settings.queue_url)
+    context.queue = TaskQueue(settings.queue_url, dead_worker_seconds=settings.worker_heartbeat_stale_seconds)
     context.queue.register(RUN_EDIT, Runner(context).run)
     context.sweeps.append(lambda: sweep_edits(context))
     billing_tasks.register(context)  # Stripe events, automatic recharges, billing's sweep

@@ -7,6 +7,9 @@ goes, chosen by EMAIL_URL:
 - `smtp://user:pass@host:587`: SMTP with STARTTLS (`?tls=none` for a local relay that offers no TLS);
 - `smtps://user:pass@host:465`: SMTP over TLS from the first byte.
 
+The server's certificate is always verified, name included: against the system's authorities, or only against
+those in `?ca_file=/path/ca.pem` (a mail server with a certificate of its own authority).
+
 Messages are composed in the request (app.accounts.lifecycle) and delivered by a queue task after the
 transaction commits (app.accounts.tasks), retried with backoff: a mail server that is down never fails the
 request that asked for the mail.
@@ -117,9 +120,11 @@ class SmtpMailer:
     username: str | None
     password: str | None
     tls: str  # "starttls", "ssl" or "none"
+    ca_file: Path | None = None
+    """Trust only the authorities in this PEM file instead of the system's."""
 
     def send(self, message: EmailMessage) -> None:
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=self.ca_file)
         client: smtplib.SMTP
         if self.tls == "ssl":
             client = smtplib.SMTP_SSL(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS, context=context)
@@ -151,7 +156,11 @@ def create_mailer(settings: Settings) -> Mailer:
         tls = "ssl" if parts.scheme == "smtps" else options.get("tls", "starttls")
         if tls not in ("starttls", "ssl", "none"):
             raise ConfigurationError(f"EMAIL_URL: tls={tls!r}; use starttls (the default), or none for a local relay")
+        ca_file = Path(options["ca_file"]).expanduser() if options.get("ca_file") else None
+        if ca_file is not None and not ca_file.is_file():
+            raise ConfigurationError(f"EMAIL_URL: ca_file={str(ca_file)!r} is not a file; name a PEM file of the "
+                                     "authorities that sign the mail server's certificate")
         return SmtpMailer(host=parts.hostname, port=parts.port or (465 if parts.scheme == "smtps" else 587),
                           username=unquote(parts.username) if parts.username else None,
-                          password=unquote(parts.password) if parts.password else None, tls=tls)
+                          password=unquote(parts.password) if parts.password else None, tls=tls, ca_file=ca_file)
     raise ConfigurationError(f"EMAIL_URL={url.split('@')[-1]!r}: use log://, file:///dir, smtp://… or smtps://…")

@@ -22,13 +22,18 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "tasks"
 # Tasks bound their own work (backend timeouts, leases); dramatiq's limit only catches a hung thread.
 TIME_LIMIT_MS = 2 * 60 * 60 * 1000
+# Redis: a worker process takes a few messages ahead of its threads. When it dies, those go back to the queue
+# once it has not been heard from for `dead_worker_seconds` (every broker command is a heartbeat; an idle
+# worker polls several times a second) and some process runs the broker's maintenance, which each command
+# does with this chance in a million: 1%, so within seconds of that deadline on a live queue.
+MAINTENANCE_CHANCE = 10_000
 
 
 class TaskQueue:
     """Named tasks taking string arguments, possibly run in another process. No dramatiq retries: a
     failed task is re-sent by its own code, which knows how many attempts are left."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, dead_worker_seconds: float = 60) -> None:
         self.url = url
         middleware = [AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines()]
         if url.startswith("memory://"):
@@ -36,7 +41,9 @@ class TaskQueue:
         elif url.startswith(("redis://", "rediss://")):
             from dramatiq.brokers.redis import RedisBroker
 
-            self.broker = RedisBroker(url=url, middleware=middleware, namespace="imagedit")
+            self.broker = RedisBroker(url=url, middleware=middleware, namespace="imagedit",
+                                      heartbeat_timeout=int(dead_worker_seconds * 1000),
+                                      maintenance_chance=MAINTENANCE_CHANCE)
         else:
             raise ConfigurationError(f"QUEUE_URL={url!r}: use memory:// or redis://host:6379/0")
         self.broker.emit_after("process_boot")

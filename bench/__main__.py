@@ -6,7 +6,8 @@ import importlib
 import sys
 from typing import Any
 
-MODULES = ("bench.pipeline", "bench.engine", "bench.public", "bench.flood", "bench.memory")
+MODULES = ("bench.pipeline", "bench.engine", "bench.public", "bench.flood", "bench.memory", "bench.phrasings",
+           "bench.hardcases")
 
 
 def main(argv: list[str]) -> int:

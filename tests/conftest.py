@@ -3,6 +3,7 @@ emptied between tests; an app context with in-process workers; clients; a live s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -24,10 +25,10 @@ from app.db import make_engine
 from app.main import create_app
 from app.migrations import upgrade
 from app.models import Base
+from tests.topology import Unavailable, fresh_postgres_database
 
 FIXTURES = Path(__file__).parent / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSTHROUGH = "tests.backends.stand_ins:PassThroughBackend"
 # S3, Redis, the fake OpenAI server and the browser.
 pytest_plugins = ["tests.scale_out_services", "tests.fake_openai", "tests.browser"]
@@ -54,19 +55,13 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     if kind != "postgresql":
         raise pytest.UsageError(f"TEST_DATABASE={kind!r}: use sqlite or postgresql")
-    admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"imagedit_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(fresh_postgres_database())
+        except Unavailable as exc:  # pragma: no cover - depends on the machine
+            unavailable(str(exc))
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -4,16 +4,15 @@ models match what the migrations build."""
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from app.db import make_engine
 from app.migrations import alembic_config, downgrade, upgrade
 from app.models import Base
-from tests.conftest import PG_ADMIN_URL
+from tests.topology import fresh_postgres_database
 
 
 @pytest.fixture
@@ -21,14 +20,8 @@ def fresh_url(tmp_path):
     if os.environ.get("TEST_DATABASE", "sqlite") == "sqlite":
         yield f"sqlite:///{tmp_path}/migrations.db"
         return
-    admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-    name = f"imagedit_migrations_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_database() as url:
+        yield url
 
 
 def tables(url: str) -> set[str]:

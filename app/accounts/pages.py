@@ -3,6 +3,7 @@ back here and work without JavaScript."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
@@ -97,8 +98,14 @@ def _account_page(request: Request, db: DbSession, viewer: Viewer, cursor: str |
                   api_keys=accounts.list_api_keys(db, user_id), signed=ledger.signed_amount,
                   email_verified=principal_of(viewer).email_verified,
                   session_days=request.app.state.context.settings.session_days,
-                  signup_credits_pending=request.app.state.context.settings.email_confirms_signup,
+                  signup_credits_pending=_credits_wait_for_confirmation(db, request.app.state.context, user_id),
                   sessions=lifecycle.list_sessions(db, user_id, principal_of(viewer).session_id), **extra)
+
+
+def _credits_wait_for_confirmation(db: Session, context: AppContext, user_id: str) -> bool:
+    user = db.get(User, user_id)
+    return (context.settings.email_confirms_signup and user is not None and user.email_verified_at is None
+            and accounts.welcome_credits_due(db, context, user))
 
 
 @router.get("/account", response_class=HTMLResponse)
@@ -158,8 +165,11 @@ def verify_email_submit(request: Request, viewer: AnyViewer, db: DbSession, cont
     except AppError as error:
         return render(request, "verify_email.html", viewer, status_code=error.status, token=token, state="error",
                       error=error)
-    balance = ledger.balance(db, user.id) if viewer.principal and viewer.principal.user_id == user.id else None
-    return render(request, "verify_email.html", viewer, state="done", email=user.email, credits_now=balance)
+    if viewer.principal is None or viewer.principal.user_id != user.id:
+        return render(request, "verify_email.html", viewer, state="done", email=user.email, credits_now=None)
+    balance = ledger.balance(db, user.id)  # the credits just granted, in the page and in its header alike
+    return render(request, "verify_email.html", replace(viewer, balance=balance), state="done", email=user.email,
+                  credits_now=balance)
 
 
 @router.get("/forgot-password", response_class=HTMLResponse)
@@ -275,5 +285,7 @@ def account_delete(request: Request, viewer: SignedInViewer, context: Context, a
 
 @router.get("/account/deleted", response_class=HTMLResponse)
 def account_deleted(request: Request, viewer: AnyViewer) -> Response:
+    if viewer.principal is not None:  # a deletion signs the browser out: this account is not gone
+        return RedirectResponse("/account", status_code=303)
     return render(request, "account_deleted.html", viewer)
 

@@ -94,9 +94,13 @@ def create_user(db: Session, *, email: str, password: str, signup_credits: int) 
     normalized = normalize_email(email)
     user = _insert_user(db, normalized, hash_password(check_password(password)))
     if signup_credits > 0:
-        ledger.transfer(db, transfer_id=f"signup:{user.id}", user_id=user.id, kind="grant",
+        ledger.transfer(db, transfer_id=_starting_grant_id(user.id), user_id=user.id, kind="grant",
                         amount=signup_credits, reason="Welcome credits")
     return user
+
+
+def _starting_grant_id(user_id: str) -> str:
+    return f"signup:{user_id}"
 
 
 def sign_up(context: AppContext, *, email: str, password: str, may_grant: Callable[[], bool]) -> User:
@@ -123,12 +127,19 @@ def welcome_grant_id(normalized_email: str) -> str:
     return f"signup-mailbox:{_digest(mailbox(normalized_email))[:40]}"
 
 
+def welcome_credits_due(db: Session, context: AppContext, user: User) -> bool:
+    """Whether `user` may still get SIGNUP_CREDITS: there are some, their mailbox never had them, and the
+    account was not given starting credits when an operator made it (`users create`)."""
+    return (context.settings.signup_credits > 0 and ledger.find(db, welcome_grant_id(user.email)) is None
+            and ledger.find(db, _starting_grant_id(user.id)) is None)
+
+
 def grant_welcome_credits(db: Session, context: AppContext, user: User, *, may_grant: Callable[[], bool]) -> bool:
-    """SIGNUP_CREDITS for `user`, once per mailbox ever, if `may_grant()` (asked only when the mailbox has not
-    had them yet: the caller's per-address allowance). Whether credits were granted now."""
+    """SIGNUP_CREDITS for `user` if `welcome_credits_due` and `may_grant()` (asked only then: the caller's
+    per-address allowance). Whether credits were granted now."""
     grant_id = welcome_grant_id(user.email)
     amount = context.settings.signup_credits
-    if amount <= 0 or ledger.find(db, grant_id) is not None or not may_grant():
+    if not welcome_credits_due(db, context, user) or not may_grant():
         return False
     try:
         with db.begin_nested():

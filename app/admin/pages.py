@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -19,7 +19,8 @@ from app.admin import service as admin
 from app.api import stored_files
 from app.api.paging import page_of, sequence_cursor
 from app.billing import ledger
-from app.deps import Context, CsrfProtected, DbSession
+from app.billing.margin import usd
+from app.deps import Context, CsrfProtected, DbSession, get_context
 from app.editor import service as edits
 from app.errors import AppError, NotFound
 from app.models.base import utcnow
@@ -75,10 +76,13 @@ def _new_action_id() -> str:
 
 
 @router.get("", response_class=HTMLResponse)
-def dashboard(request: Request, viewer: OperatorViewer, db: DbSession, q: str = "") -> Response:
+def dashboard(request: Request, viewer: OperatorViewer, db: DbSession, context: Context, q: str = "",
+              days: Annotated[int, Query(ge=1, le=366)] = admin.MARGIN_DAYS[0]) -> Response:
+    """The dashboard; `days`: how far back the margin table goes."""
     found = admin.search_people(db, q) if q.strip() else None
     return render(request, "admin/index.html", viewer, q=q, found=found, limit=admin.SEARCH_LIMIT,
-                  board=admin.dashboard(db), now=utcnow(), age=age)
+                  board=admin.dashboard(db), now=utcnow(), age=age, usd=usd, day_choices=admin.MARGIN_DAYS,
+                  margin=admin.margin(db, context.pricing, context.provider_prices, days=days))
 
 
 def _person_page(request: Request, db: DbSession, viewer: Viewer, user_id: str, *, cursor: str | None = None,
@@ -88,10 +92,13 @@ def _person_page(request: Request, db: DbSession, viewer: Viewer, user_id: str, 
     rows = ledger.history(db, user_id, limit=LEDGER_PAGE + 1, before_seq=sequence_cursor(cursor))
     transfers, next_cursor = page_of(rows, LEDGER_PAGE, lambda row: str(row.seq))
     person_edits, next_edits = edits.list_edits(db, user_id, limit=EDITS_PAGE, cursor=edits_cursor or None)
+    prices = get_context(request).provider_prices
+    provider_costs = {edit.id: prices.cost_of(edit.model, edit.usage) for edit in person_edits}
     signed: Callable[..., int] = ledger.signed_amount
     return render(request, "admin/person.html", viewer, status_code=error.status if error else 200,
                   person=person, account=ledger.balance(db, user_id), transfers=transfers, next_cursor=next_cursor,
-                  edits=person_edits, next_edits=next_edits, topups=admin.topups(db, user_id),
+                  edits=person_edits, next_edits=next_edits, provider_costs=provider_costs,
+                  topups=admin.topups(db, user_id),
                   actions=admin.actions_on(db, user_id), sessions=admin.session_count(db, user_id),
                   signed=signed, error=error, form=form or {}, done=DONE.get(done or ""),
                   new_action_id=_new_action_id, is_self=person.id == principal_of(viewer).user_id)

@@ -1,19 +1,26 @@
 """What operators do to people's accounts, and what they see of the service: find a person, grant or take
-credits, hold or release an account, disable or enable it; the dashboard's counts. Every action is written
-to `admin_actions` in the same transaction as the change itself, so the trail never misses one."""
+credits, hold or release an account, disable or enable it; the dashboard's counts, the provider's failures
+and whether the credit prices pay for the provider. Every action is written to `admin_actions` in the same
+transaction as the change itself, so the trail never misses one."""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.service import find_user
 from app.billing import ledger, payments
+from app.billing.margin import MarginRow, credit_value, margin_report, total
+from app.billing.pricing import Pricing
+from app.billing.provider_costs import ProviderPrices
+from app.editor.failures import CONSOLE_CODES, Failure, recent_failures
 from app.errors import AppError, Conflict, InsufficientCredits, NotFound, ValidationFailed
 from app.models import Account, AdminAction, Edit, LoginSession, StripeEvent, TopUp, User
 from app.models.base import new_id, utcnow
@@ -234,11 +241,18 @@ class Dashboard:
     events: Sequence[StripeEvent]
     unhandled_events: int
     since: datetime
+    provider_failures: list[Failure]
+    """The window's failures only the operator can mend (quota, billing, a refused setting, an outage) and
+    the provider's moderation refusals, newest first, with what the provider said."""
+    flagged: list[tuple[str, int]]
+    """The moderation categories of those refusals, most frequent first."""
 
 
-def dashboard(db: Session, *, window: timedelta = timedelta(days=1), event_limit: int = 15) -> Dashboard:
+def dashboard(db: Session, *, window: timedelta = timedelta(days=1), event_limit: int = 15,
+              failure_limit: int = 20) -> Dashboard:
     """The state of the service at a glance: the last `window` of edits, the queue, the latest webhooks."""
-    since = utcnow() - window
+    now = utcnow()
+    since = now - window
     failures = db.execute(
         select(Edit.error_code, func.count()).where(Edit.status == "failed", Edit.finished_at >= since)
         .group_by(Edit.error_code).order_by(func.count().desc(), Edit.error_code)
@@ -253,11 +267,41 @@ def dashboard(db: Session, *, window: timedelta = timedelta(days=1), event_limit
     unhandled = db.execute(select(func.count()).select_from(StripeEvent)
                            .where(StripeEvent.handled_at.is_(None))).scalar_one()
     failure_list = [(code or "unknown", int(count)) for code, count in failures]
+    provider_failures = recent_failures(db, days=window / timedelta(days=1), now=now, codes=CONSOLE_CODES,
+                                        limit=failure_limit)
+    flagged = Counter(category for failure in provider_failures for category in failure.categories)
     return Dashboard(failures=failure_list, failed_total=sum(count for _, count in failure_list),
                      succeeded=int(succeeded),
                      queue=QueueDepth(int(counts.get("queued", 0)), int(counts.get("running", 0)),
                                       _aware(oldest)),
-                     events=events, unhandled_events=int(unhandled), since=since)
+                     events=events, unhandled_events=int(unhandled), since=since,
+                     provider_failures=provider_failures,
+                     flagged=sorted(flagged.items(), key=lambda item: (-item[1], item[0])))
+
+
+MARGIN_DAYS = (7, 30, 90)
+
+
+@dataclass(frozen=True)
+class Margin:
+    """Whether the credit prices pay for the provider (app.billing.margin), for the console."""
+
+    days: int
+    rows: list[MarginRow]
+    total: MarginRow
+    credit_value: Decimal | None
+    """USD per credit at the cheapest pack; None when no pack is priced in USD (then nothing is shown)."""
+
+
+def margin(db: Session, pricing: Pricing, prices: ProviderPrices, *, days: int) -> Margin:
+    """The margin rows of the last `days` days, newest day first, and their total."""
+    try:
+        value = credit_value(pricing)
+    except ValueError:
+        return Margin(days, [], total([]), None)
+    rows = margin_report(db, pricing, prices, days=days, now=utcnow())
+    newest_first = sorted(rows, key=lambda row: row.day or datetime.min.date(), reverse=True)
+    return Margin(days, newest_first, total(rows), value)
 
 
 def _aware(value: datetime | None) -> datetime | None:

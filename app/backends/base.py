@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,6 +35,12 @@ class PlanRequest:
     image_count: int = 1
     main_size: tuple[int, int] | None = None
     """(width, height) of the first image, EXIF orientation applied, when known."""
+    load_main_image: Callable[[], Image.Image] | None = None
+    """Decodes the first image (reduced to a working size), when the edit is being submitted: a backend
+    may judge its content (is there a subject to cut out?) and refuse before anything is charged. Called
+    only by a backend that needs the pixels for this instruction."""
+    quality: str | None = None
+    """The quality level asked for ("low", "medium", "high"), when known."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,18 @@ class Plan:
     aspect: tuple[int, int] | None = None
     """The output aspect (width, height) the instruction itself asks for, e.g. (16, 9) for "YouTube
     thumbnail" or the swapped ratio of the main image for "rotate 90°". None: follow the settings."""
+
+
+@dataclass(frozen=True)
+class MadeSize:
+    """The size a backend makes the picture at when promised another, and what a person should know about
+    that before paying (it is enlarged, or the provider calls the size experimental). The runner fits
+    what is made to the promised size; the edit records the size it was made at."""
+
+    width: int
+    height: int
+    notes: tuple[str, ...] = ()
+    """Short sentences for the editor, the plan and the edit's page; empty when there is nothing to say."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +146,10 @@ class EditBackend(Protocol):
 
         Raises BackendRefused when the instruction cannot be done; nothing has been charged yet.
         """
+        ...
+
+    def made_size(self, width: int, height: int) -> MadeSize:
+        """The size this backend makes the picture at when width x height is promised. Pure; no I/O."""
         ...
 
     def edit(self, request: EditRequest) -> EditResult:

@@ -38,6 +38,7 @@ from app.backends.base import (
     Capabilities,
     EditRequest,
     EditResult,
+    MadeSize,
     Plan,
     PlanRequest,
 )
@@ -204,6 +205,20 @@ class OpenAIBackend:
             f"The image service did not complete the edit ({_customer_words(failure.code)}). Your credits "
             "were returned; please try again in a few minutes.", code=failure.code, detail=failure.detail)
 
+    def made_size(self, width: int, height: int) -> MadeSize:
+        """The size asked of the model for a promised width x height (`request_size`), and what a person
+        should know before paying: that the picture is enlarged or reduced to the promised size (the model
+        cannot make it), and that OpenAI calls the size experimental for the model."""
+        made_width, made_height = request_size(self.spec, width, height)
+        notes = []
+        if (made_width, made_height) != (width, height):
+            notes.append(_fitting_note(self.model, (made_width, made_height), (width, height)))
+        limit = self.spec.experimental_above
+        if limit is not None and self.spec.is_experimental(made_width, made_height):
+            notes.append(f"{made_width} × {made_height} has more pixels than {limit[0]} × {limit[1]}, which OpenAI "
+                         f"calls experimental for {self.model}: results may vary.")
+        return MadeSize(made_width, made_height, tuple(notes))
+
     # --- the request ----------------------------------------------------------------------------------
 
     def request_fields(self, request: EditRequest) -> dict[str, str]:
@@ -254,12 +269,10 @@ class OpenAIBackend:
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
         count = len(request.images)
         steps = [f"{self.model} edited {count} image{'s' if count > 1 else ''} at {request.quality} quality, "
-                 f"{width}x{height}"]
-        if self.spec.is_experimental(width, height):
-            steps.append(f"{width}x{height} is above 2560x1440, which OpenAI calls experimental for {self.model}")
-        if (width, height) != (request.width, request.height):
-            steps.append(f"Fitted to the promised {request.width}x{request.height}")
-        return EditResult(image=image, plan=steps, usage=usage, model=self.model)
+                 f"{width} × {height}"]
+        # What the editor said before the charge, said again with the result.
+        made = self.made_size(request.width, request.height)
+        return EditResult(image=image, plan=[*steps, *made.notes], usage=usage, model=self.model)
 
     def _refuse_or_describe(self, response: httpx.Response) -> _Transient:
         """Raise BackendRefused for an answer no retry can mend; describe a transient one. Every failure is
@@ -293,8 +306,7 @@ class OpenAIBackend:
                                  detail=error.detail)
         if kind == "moderation":
             # The guide advises a generic message; the categories stay with the operator.
-            flagged = _SAFETY_VIOLATIONS.search(error.message)
-            categories = flagged.group(1).strip() if flagged else ""
+            categories = ", ".join(flagged_categories(error.message))
             log.warning("OpenAI's safety system blocked an edit%s: %s",
                         f" (flagged: {categories})" if categories else "", error.detail)
             raise BackendRefused(MODERATION_MESSAGE, code="moderation_blocked", detail=error.detail)
@@ -324,6 +336,26 @@ def _provider_error(response: httpx.Response) -> ProviderError:
                          message=str(error.get("message") or "")[:500],
                          request_id=response.headers.get("x-request-id", ""),
                          should_retry={"true": True, "false": False}.get(should_retry))
+
+
+def _fitting_note(model: str, made: tuple[int, int], promised: tuple[int, int]) -> str:
+    """How a picture made at `made` becomes the promised size: the runner cover-fits (scales until both
+    edges are covered, then trims the overflow evenly)."""
+    scale = max(promised[0] / made[0], promised[1] / made[1])
+    how = "enlarged" if scale > 1 else "reduced"
+    trimmed = made[0] * promised[1] != made[1] * promised[0]
+    note = (f"{model} cannot make {promised[0]} × {promised[1]}: made at {made[0]} × {made[1]}, then {how} to "
+            f"{promised[0]} × {promised[1]}{', its edges trimmed a little to fit the shape' if trimmed else ''}.")
+    if scale > 1:
+        note += f" It has no more detail than {made[0]} × {made[1]}."
+    return note
+
+
+def flagged_categories(text: str) -> list[str]:
+    """The categories OpenAI's safety system named in a moderation refusal (its message, or the detail
+    stored from it, ends `safety_violations=[sexual, violence]`); [] when it named none."""
+    flagged = _SAFETY_VIOLATIONS.search(text)
+    return [name.strip() for name in flagged.group(1).split(",") if name.strip()] if flagged else []
 
 
 def _customer_words(code: str) -> str:

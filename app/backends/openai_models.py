@@ -49,8 +49,8 @@ class ModelSpec:
     gpt_image: bool = True
     """A GPT image model. dall-e-2 (in the spec's enum) takes one square PNG and none of the parameters
     this service relies on; the backend refuses to start with it."""
-    experimental_above_pixels: int | None = None
-    """Sizes above this many pixels are "experimental" for the model (results may vary)."""
+    experimental_above: tuple[int, int] | None = None
+    """Sizes with more pixels than this one are "experimental" for the model (results may vary)."""
 
     def allowed_backgrounds(self, preview: bool = False) -> frozenset[str]:
         """The backgrounds to offer: the generally available ones, plus the preview ones when allowed."""
@@ -62,14 +62,15 @@ class ModelSpec:
 
     def is_experimental(self, width: int, height: int) -> bool:
         """Whether OpenAI calls this size experimental for the model (gpt-image-2 above 2560x1440)."""
-        return self.experimental_above_pixels is not None and width * height > self.experimental_above_pixels
+        limit = self.experimental_above
+        return limit is not None and width * height > limit[0] * limit[1]
 
 
 FIXED_SIZES = ((1024, 1024), (1536, 1024), (1024, 1536))
 ALL_BACKGROUNDS = frozenset({"auto", "opaque", "transparent"})
 TRANSPARENT = frozenset({"transparent"})
 _GPT_IMAGE_2 = ModelSpec("gpt-image-2", FlexibleSizes(), preview_backgrounds=TRANSPARENT,
-                         experimental_above_pixels=2560 * 1440)
+                         experimental_above=(2560, 1440))
 
 # Every model of `CreateImageEditRequest.model` (openai/openai-openapi, 2026-08-21). `input_fidelity`:
 # "supported for gpt-image-1 and gpt-image-1.5 and later models, unsupported for gpt-image-1-mini";

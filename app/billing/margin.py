@@ -9,7 +9,6 @@ which overstates what they brought in.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.pricing import Pricing
-from app.billing.provider_costs import ProviderPrices, provider_cost
+from app.billing.provider_costs import ProviderPrices
 from app.models import Edit
 
 CENT = Decimal("0.01")
@@ -26,9 +25,9 @@ CENT = Decimal("0.01")
 
 @dataclass
 class MarginRow:
-    """One day, quality and resolution."""
+    """One day, quality and resolution; or, with no day, the total of several rows (`total`)."""
 
-    day: date
+    day: date | None
     quality: str
     resolution: str
     edits: int = 0
@@ -67,7 +66,7 @@ def margin_report(db: Session, pricing: Pricing, prices: ProviderPrices, *, days
         row.edits += 1
         row.credits += credits
         row.revenue += credits * value
-        cost = provider_cost(usage, prices.for_model(model))
+        cost = prices.cost_of(model, usage)
         if cost is None:
             row.unpriced += 1
         else:
@@ -76,23 +75,31 @@ def margin_report(db: Session, pricing: Pricing, prices: ProviderPrices, *, days
     return sorted(rows.values(), key=lambda row: (row.day, order.get(row.quality, 9), row.resolution))
 
 
+def total(rows: list[MarginRow]) -> MarginRow:
+    """The sum of the rows (its day None)."""
+    summed = MarginRow(None, "", "")
+    for row in rows:
+        summed.edits += row.edits
+        summed.credits += row.credits
+        summed.revenue += row.revenue
+        summed.provider_cost += row.provider_cost
+        summed.unpriced += row.unpriced
+    return summed
+
+
 def format_report(rows: list[MarginRow], value: Decimal) -> str:
     """A plain-text table with a total line, amounts in USD to the cent."""
     header = ("day", "quality", "res", "edits", "credits", "revenue $", "provider $", "margin $", "unpriced")
     lines = [header]
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for row in rows:
-        lines.append((row.day.isoformat(), row.quality, row.resolution, str(row.edits), str(row.credits),
-                      _usd(row.revenue), _usd(row.provider_cost), _usd(row.margin), str(row.unpriced)))
-        for name in ("edits", "credits", "revenue", "provider_cost", "margin", "unpriced"):
-            totals[name] += Decimal(getattr(row, name))
-    lines.append(("total", "", "", str(int(totals["edits"])), str(int(totals["credits"])), _usd(totals["revenue"]),
-                  _usd(totals["provider_cost"]), _usd(totals["margin"]), str(int(totals["unpriced"]))))
+    for row in [*rows, total(rows)]:
+        lines.append((row.day.isoformat() if row.day else "total", row.quality, row.resolution, str(row.edits),
+                      str(row.credits), usd(row.revenue), usd(row.provider_cost), usd(row.margin), str(row.unpriced)))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = ["  ".join(cell.ljust(width) if i < 3 else cell.rjust(width)
                       for i, (cell, width) in enumerate(zip(line, widths, strict=True))) for line in lines]
     return "\n".join([f"A credit is worth ${value.quantize(Decimal('0.0001'))} (the cheapest pack).", *text])
 
 
-def _usd(amount: Decimal) -> str:
+def usd(amount: Decimal) -> str:
+    """An amount in USD to the cent, as the report and the console show it."""
     return str(amount.quantize(CENT))

@@ -45,6 +45,11 @@ class ProviderPrices(BaseModel):
         family = max((name for name in self.models if model.startswith(name + "-")), key=len, default=None)
         return self.models[family] if family else None
 
+    def cost_of(self, model: str | None, usage: dict[str, Any] | None) -> Decimal | None:
+        """What an edit made by `model` with this `usage` cost at the provider (`provider_cost`), or None
+        when either is unknown."""
+        return provider_cost(usage, self.for_model(model))
+
 
 DEFAULT_PROVIDER_PRICES = ProviderPrices(models={
     "gpt-image-2": ModelPrices(text_input=Decimal("5.00"), image_input=Decimal("8.00"),
@@ -62,7 +67,7 @@ DEFAULT_PROVIDER_PRICES = ProviderPrices(models={
 
 def load_provider_prices(path: Path | None) -> ProviderPrices:
     """The built-in table, or the operator's TOML file (`[models."name"]` with the three prices). A broken
-    file stops the start-up with the reason."""
+    file stops the start-up (app.context.build_context loads it) with the reason."""
     if path is None:
         return DEFAULT_PROVIDER_PRICES
     with path.open("rb") as handle:

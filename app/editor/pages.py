@@ -3,6 +3,7 @@ to the JSON API; without JavaScript its form posts here."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -39,7 +40,7 @@ def editor(request: Request, viewer: SignedInViewer, db: DbSession, context: Con
         "output_formats": list(OUTPUT_FORMATS), "max_images": MAX_IMAGES, "max_prompt_chars": MAX_PROMPT_CHARS,
         "max_upload_bytes": context.settings.max_upload_bytes, "plans": capabilities.plans,
         "transparent_output": capabilities.transparent_output, "start": start,
-    })
+    }, form_key=uuid.uuid4().hex)
 
 
 @router.post("/edit")
@@ -52,7 +53,8 @@ async def editor_submit(upload: Annotated[Upload, Depends(upload_form(frozenset(
     submission = edits.Submission(
         prompt=form.get("prompt"), images=uploads, quality=form.get("quality"),
         resolution=form.get("resolution"), aspect_ratio=form.get("aspect_ratio"),
-        output_format=form.get("output_format"), parent_id=form.get("parent_id") or None, source="web")
+        output_format=form.get("output_format"), parent_id=form.get("parent_id") or None,
+        form_key=form.get("form_key") or None, source="web")
     edit, _ = await run_in_threadpool(edits.submit, context, upload.principal.user_id, submission)
     return RedirectResponse(f"/edits/{edit.id}", status_code=303)
 
@@ -64,9 +66,14 @@ def history(request: Request, viewer: SignedInViewer, db: DbSession, cursor: str
 
 
 @router.get("/edits/{edit_id}", response_class=HTMLResponse)
-def edit_detail(edit_id: str, request: Request, viewer: SignedInViewer, db: DbSession) -> Response:
-    edit = edits.get_edit(db, principal_of(viewer).user_id, edit_id)
-    return render(request, "edit_detail.html", viewer, edit=edit, data=EditOut.of(edit).model_dump(mode="json"))
+def edit_detail(edit_id: str, request: Request, viewer: SignedInViewer, db: DbSession, context: Context) -> Response:
+    principal = principal_of(viewer)
+    edit = edits.get_edit(db, principal.user_id, edit_id)
+    # What the provider charged and said is the operator's business: customers see neither.
+    operator = principal.is_operator
+    return render(request, "edit_detail.html", viewer, edit=edit, data=EditOut.of(edit).model_dump(mode="json"),
+                  operator=operator,
+                  provider_cost=context.provider_prices.cost_of(edit.model, edit.usage) if operator else None)
 
 
 @router.post("/edits/{edit_id}/delete")

@@ -67,7 +67,9 @@ def estimate(body: EstimateRequest, principal: OptionalPrincipal, context: Conte
                           code=result.refusal.code, field=result.refusal.field)
     return EstimateOut(credits=result.credits, width=result.width, height=result.height, balance=balance,
                        affordable=None if balance is None else balance >= result.credits,
-                       plan=result.plan.steps if result.plan else None, refusal=refusal)
+                       plan=result.plan.steps if result.plan else None, refusal=refusal,
+                       native_width=result.made.width, native_height=result.made.height,
+                       size_notes=list(result.made.notes))
 
 
 @router.post("/edits", status_code=202, openapi_extra=EDIT_REQUEST, responses=EDIT_RESPONSES)

@@ -20,13 +20,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, Update, and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app import observability
-from app.backends.base import BackendRefused, BackendUnavailable, EditRequest, customer_id
+from app.backends.base import BackendRefused, BackendUnavailable, EditRequest, EditResult, customer_id
 from app.billing import ledger
 from app.editor import memory, output
 from app.editor.keys import reservation_id, result_key
@@ -69,6 +69,18 @@ class Claim:
     request_id: str | None = None
     waited_seconds: float = 0.0
     started: float = field(default_factory=time.perf_counter)
+
+
+def send_run_edit(context: AppContext, edit_id: str, *, delay_seconds: float = 0) -> None:
+    """Tell the workers that `edit_id` waits. When the broker cannot take the message (Redis restarting), the
+    edit is marked as having none (`enqueued_at` NULL) so that the next sweep sends it again, instead of it
+    waiting for the sweeper's STALE_QUEUED."""
+    try:
+        context.queue.send(RUN_EDIT, edit_id, delay_seconds=delay_seconds)
+    except Exception:
+        log.warning("could not queue edit %s; the sweeper will send it again", edit_id, exc_info=True)
+        with context.transaction() as db:
+            db.execute(update(Edit).where(Edit.id == edit_id, Edit.status == "queued").values(enqueued_at=None))
 
 
 class Runner:
@@ -127,7 +139,7 @@ class Runner:
             self._retry_or_fail(claim, "internal_error", "The edit failed on our side; your credits were returned.")
             return
         keeper.stop()
-        if not self._succeed(claim, stored_key, len(data), result.plan, result.usage, result.model):
+        if not self._succeed(claim, stored_key, len(data), result):
             self.context.storage.delete(stored_key)  # a newer attempt owns the edit now
 
     def _claim(self, edit_id: str) -> Claim | None:
@@ -145,7 +157,7 @@ class Runner:
             # Another worker started that edit between our look and our UPDATE: look again.
         else:
             # The edit this message stands for is still waiting: give the message back rather than lose it.
-            self.context.queue.send(RUN_EDIT, edit_id)
+            send_run_edit(self.context, edit_id)
             return None
         if fairest is None:
             self._wake_when_ready()
@@ -161,7 +173,7 @@ class Runner:
                              .order_by(Edit.lease_until).limit(1)).first()
         if row is not None:
             delay = (row.lease_until - utcnow()).total_seconds() + READY_MARGIN_SECONDS
-            self.context.queue.send(RUN_EDIT, row.id, delay_seconds=max(delay, READY_MARGIN_SECONDS))
+            send_run_edit(self.context, row.id, delay_seconds=max(delay, READY_MARGIN_SECONDS))
 
     def _take(self, db: Session, edit_id: str, now: datetime) -> Claim | None:
         """The claim itself: one conditional UPDATE, so two workers never both start one edit."""
@@ -197,16 +209,17 @@ class Runner:
         with self.context.transaction() as db:
             return db.execute(self._owned(claim).values(lease_until=until)).rowcount == 1  # type: ignore[attr-defined]
 
-    def _succeed(self, claim: Claim, key: str, size: int, plan: list[str] | None,
-                 usage: dict[str, Any] | None, model: str | None) -> bool:
+    def _succeed(self, claim: Claim, key: str, size: int, result: EditResult) -> bool:
+        # The size the backend made the picture at, before output.fit made it the promised size.
         values: dict[str, object] = {"status": "succeeded", "result_key": key, "result_bytes": size,
-                                     "finished_at": utcnow(), "lease_until": None}
-        if plan is not None:
-            values["plan"] = plan
-        if usage is not None:
-            values["usage"] = usage
-        if model is not None:
-            values["model"] = model
+                                     "finished_at": utcnow(), "lease_until": None,
+                                     "native_width": result.image.width, "native_height": result.image.height}
+        if result.plan is not None:
+            values["plan"] = result.plan
+        if result.usage is not None:
+            values["usage"] = result.usage
+        if result.model is not None:
+            values["model"] = result.model
         with self.context.transaction() as db:
             if db.execute(self._owned(claim).values(**values)).rowcount != 1:  # type: ignore[attr-defined]
                 return False
@@ -246,7 +259,7 @@ class Runner:
                 enqueued_at=now)).rowcount == 1  # type: ignore[attr-defined]
         if requeued:
             self._ended(claim, "retried")
-            self.context.queue.send(RUN_EDIT, claim.edit_id, delay_seconds=delay)
+            send_run_edit(self.context, claim.edit_id, delay_seconds=delay)
             log.warning("edit %s attempt %d: %s; retrying in %.0fs", claim.edit_id, claim.attempt, code, delay)
 
     @staticmethod
@@ -280,11 +293,11 @@ def _fairest_ready(db: Session, now: datetime, max_attempts: int) -> str | None:
                     .where(other.user_id == waiting.c.user_id, other.started_at.is_not(None))
                     .order_by(other.created_at.desc(), other.id.desc()).limit(1)
                     .correlate(waiting).scalar_subquery())
-    person = db.execute(select(waiting.c.user_id)
-                        .order_by(running, last_started.asc().nulls_first(), waiting.c.since, waiting.c.user_id)
-                        .limit(1)).scalar()
-    if person is None:
-        return None
+    person = (select(waiting.c.user_id)
+              .order_by(running, last_started.asc().nulls_first(), waiting.c.since, waiting.c.user_id)
+              .limit(1).scalar_subquery())
+    # One statement, so the person and their edit come from one snapshot: in two, another worker could start
+    # the person's only ready edit in between, and this message would end without starting any other.
     return db.execute(select(Edit.id).where(ready, Edit.user_id == person)
                       .order_by(Edit.created_at, Edit.id).limit(1)).scalar()
 

@@ -44,6 +44,9 @@ class EditOut(BaseModel):
     output_format: Literal["png", "jpeg", "webp"]
     width: int = Field(description="exact width of the result in pixels")
     height: int = Field(description="exact height of the result in pixels")
+    native_width: int | None = Field(description="the width the backend made the picture at before it was fitted "
+                                                 "to `width` (a model cannot make every size); null until it succeeds")
+    native_height: int | None = Field(description="the height the backend made the picture at")
     credits: int = Field(description="reserved now, charged on success, returned on failure")
     image_count: int
     parent_id: str | None
@@ -55,7 +58,11 @@ class EditOut(BaseModel):
     backend: str
     model: str | None
     plan: list[str] | None = Field(description="the steps the backend planned or ran, in words")
-    usage: dict[str, Any] | None = Field(description="token counts the provider reported, if any")
+    usage: dict[str, Any] | None = Field(description=(
+        "what the engine reported about the run, if anything: a provider's token counts; from the local "
+        "engine, optional `frame` {x, y, width, height}: the part of the first input the result shows, in "
+        "fractions of that input's width and height (below 0 or beyond 1 where the canvas was extended; absent "
+        "when the picture was turned or mirrored)"))
     inputs: list[EditInputOut]
 
     @classmethod
@@ -66,6 +73,7 @@ class EditOut(BaseModel):
             id=edit.id, status=edit.status, prompt=edit.prompt, quality=edit.quality,  # type: ignore[arg-type]
             resolution=edit.resolution, aspect_ratio=edit.aspect_ratio,  # type: ignore[arg-type]
             output_format=edit.output_format, width=edit.width, height=edit.height,  # type: ignore[arg-type]
+            native_width=edit.native_width, native_height=edit.native_height,
             credits=edit.credits, image_count=edit.image_count, parent_id=edit.parent_id,
             error=EditFailure(code=edit.error_code or "edit_failed", message=edit.error_message or "")
             if failed else None,
@@ -120,3 +128,6 @@ class EstimateOut(BaseModel):
     affordable: bool | None
     plan: list[str] | None
     refusal: Refusal | None
+    native_width: int = Field(description="the width the backend makes the picture at; it is fitted to `width`")
+    native_height: int = Field(description="the height the backend makes the picture at")
+    size_notes: list[str] = Field(description="what to know about the size before paying (enlarged, experimental)")

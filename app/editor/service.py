@@ -21,15 +21,16 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import observability
-from app.backends.base import BackendRefused, Plan, PlanRequest
+from app.backends.base import BackendRefused, MadeSize, Plan, PlanRequest
 from app.billing import ledger
 from app.db import after_commit
-from app.editor import files, sizes
+from app.editor import files, output, sizes
 from app.editor.keys import input_key, reservation_id
-from app.editor.runner import RUN_EDIT
+from app.editor.runner import send_run_edit
 from app.editor.validation import (
     CleanImage,
     EditOptions,
+    check_form_key,
     check_idempotency_key,
     check_image_count,
     check_options,
@@ -50,6 +51,10 @@ from app.models.base import new_id, utcnow
 
 if TYPE_CHECKING:
     from app.context import AppContext
+
+# The main image is decoded at least this large for the plan: enough for the largest mask the local engine
+# computes (1600 px), far less than a 50-megapixel upload.
+PLAN_IMAGE_SIZE = (1600, 1600)
 
 
 class Upload(Protocol):
@@ -74,6 +79,9 @@ class Submission:
     output_format: str | None = None
     parent_id: str | None = None
     idempotency_key: str | None = None
+    form_key: str | None = None
+    """The key the editor page without JavaScript carries (one per page load): the same page sent twice with
+    the same content is one edit; a changed form is a new intent, so the key is tied to the request's hash."""
     source: str = "api"
     size: tuple[int, int] | None = None
     """An explicit output size (the OpenAI-compatible `size`); it sets the tier and replaces the aspect."""
@@ -93,6 +101,8 @@ class Estimate:
     height: int
     plan: Plan | None
     refusal: EditRefused | None
+    made: MadeSize
+    """The size the backend makes the picture at, and what to say about it before the charge."""
 
 
 def submit(context: AppContext, user_id: str, submission: Submission) -> tuple[Edit, bool]:
@@ -105,6 +115,8 @@ def submit(context: AppContext, user_id: str, submission: Submission) -> tuple[E
     check_image_count(image_count, field=submission.image_field)
     credits = context.pricing.credits_for(options.quality, options.resolution, image_count)
     request_hash = _request_hash(submission, options, prompt)
+    if submission.form_key:
+        submission.idempotency_key = f"form:{check_form_key(submission.form_key)}:{request_hash[:40]}"
 
     with context.transaction() as db:
         replay = _find_replay(db, user_id, submission, request_hash)
@@ -115,7 +127,8 @@ def submit(context: AppContext, user_id: str, submission: Submission) -> tuple[E
 
     images = _clean_images(context, submission, parent_data)
     main_size = (images[0].width, images[0].height)
-    plan = plan_instruction(context, prompt, image_count, main_size)
+    plan = plan_instruction(context, prompt, image_count, main_size, main_data=images[0].data,
+                            quality=options.quality)
     width, height = resolve_size(options, main_size, plan, submission.size)
 
     edit_id = new_id()
@@ -142,7 +155,7 @@ def submit(context: AppContext, user_id: str, submission: Submission) -> tuple[E
         db.flush()
         ledger.transfer(db, transfer_id=reservation_id(edit.id), user_id=user_id, kind="reserve", amount=credits,
                         edit_id=edit.id, reason=f"Reserved for an edit ({options.quality}, {options.resolution})")
-        after_commit(db, lambda: context.queue.send(RUN_EDIT, edit_id))
+        after_commit(db, lambda: send_run_edit(context, edit_id))
     observability.credits_moved("reserved", credits)
     return edit, False
 
@@ -235,13 +248,19 @@ def _clean_images(context: AppContext, submission: Submission, parent_data: byte
 
 
 def plan_instruction(context: AppContext, prompt: str, image_count: int,
-                     main_size: tuple[int, int] | None) -> Plan | None:
-    """The backend's plan, when it can make one. A refusal is raised before anything is charged."""
+                     main_size: tuple[int, int] | None, *, main_data: bytes | None = None,
+                     quality: str | None = None) -> Plan | None:
+    """The backend's plan, when it can make one. A refusal is raised before anything is charged.
+
+    With `main_data` (at submit) the backend also sees the main image, reduced to the size a subject is
+    judged at, so an edit it cannot do to this picture (no subject to cut out) is refused for free."""
     backend = context.backend
     if not backend.capabilities.plans:
         return None
+    load = None if main_data is None else (lambda: output.decode_input(main_data, at_least=PLAN_IMAGE_SIZE))
     try:
-        return backend.plan(PlanRequest(prompt=prompt, image_count=image_count, main_size=main_size))
+        return backend.plan(PlanRequest(prompt=prompt, image_count=image_count, main_size=main_size,
+                                        load_main_image=load, quality=quality))
     except BackendRefused as exc:
         raise EditRefused(exc.message, clause=exc.clause, code=exc.code) from exc
 
@@ -316,7 +335,7 @@ def estimate(context: AppContext, *, quality: str | None, resolution: str | None
             width, height = resolve_size(options, main_size, None)
     else:
         width, height = resolve_size(options, main_size, None)
-    return Estimate(credits, width, height, plan, refusal)
+    return Estimate(credits, width, height, plan, refusal, context.backend.made_size(width, height))
 
 
 # --- reading and deleting -------------------------------------------------------------------------------

@@ -7,7 +7,10 @@ multiple of 16. `auto` takes the first image's ratio, clamped to 3:1.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from fractions import Fraction
+
+from app.backends.base import EditBackend, MadeSize
 
 LONG_EDGE = {"1K": 1024, "2K": 2048, "4K": 3840}
 ASPECT_RATIOS = ("auto", "1:1", "3:2", "2:3", "4:3", "3:4", "16:9", "9:16", "21:9", "9:21")
@@ -46,6 +49,30 @@ def target_size(resolution: str, aspect_ratio: str, main_size: tuple[int, int] |
     if main_size is not None:
         return size_for_ratio(resolution, *main_size)
     return size_for_ratio(resolution, 1, 1)
+
+
+@dataclass(frozen=True)
+class NotedSize:
+    """A resolution and aspect ratio whose picture a backend makes at another size, or says something about."""
+
+    resolution: str
+    aspect_ratio: str
+    width: int
+    height: int
+    made: MadeSize
+
+
+def noted_sizes(backend: EditBackend) -> list[NotedSize]:
+    """The settings (resolution, fixed aspect ratio) for which `backend` makes another size than promised
+    or has something to say before the charge, in the editor's order; [] for a backend that makes any size."""
+    found = []
+    for resolution in LONG_EDGE:
+        for aspect_ratio in ASPECT_RATIOS[1:]:
+            width, height = size_for_ratio(resolution, *parse_ratio(aspect_ratio))
+            made = backend.made_size(width, height)
+            if made.notes or (made.width, made.height) != (width, height):
+                found.append(NotedSize(resolution, aspect_ratio, width, height, made))
+    return found
 
 
 def same_ratio(a: tuple[int, int], b: tuple[int, int]) -> bool:

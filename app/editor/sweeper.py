@@ -12,7 +12,7 @@ from sqlalchemy import or_, select, update
 from app import observability
 from app.billing import ledger
 from app.editor.keys import reservation_id
-from app.editor.runner import RUN_EDIT
+from app.editor.runner import send_run_edit
 from app.models import Edit
 from app.models.base import utcnow
 
@@ -72,7 +72,7 @@ def sweep(context: AppContext, *, all_running_are_orphans: bool = False, resend_
                                  running_seconds=ran)
         observability.credits_moved("returned", credits)
     for edit_id in to_send:
-        context.queue.send(RUN_EDIT, edit_id)
+        send_run_edit(context, edit_id)
     if to_send:
         log.info("sweeper re-sent %d edit(s)", len(to_send))
     return moved + len(stale_ids)

@@ -25,6 +25,7 @@ from app.errors import UnsupportedMedia, ValidationFailed
 MAX_IMAGES = 9
 MAX_PROMPT_CHARS = 20_000
 MAX_IDEMPOTENCY_KEY_CHARS = 255
+MAX_FORM_KEY_CHARS = 64
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
@@ -289,4 +290,14 @@ def check_idempotency_key(key: str | None) -> str | None:
         raise ValidationFailed(f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII "
                                "characters (a UUID is a good choice).", field="Idempotency-Key",
                                code="invalid_idempotency_key")
+    return key
+
+
+def check_form_key(key: str | None) -> str | None:
+    """The no-JavaScript editor's per-page key, if any: at most 64 printable ASCII characters."""
+    if key is None:
+        return None
+    if len(key) > MAX_FORM_KEY_CHARS or not key.isascii() or not key.isprintable():
+        raise ValidationFailed(f"form_key must be at most {MAX_FORM_KEY_CHARS} printable ASCII characters; "
+                               "reload the editor to get a fresh one.", field="form_key", code="invalid_form_key")
     return key

@@ -32,6 +32,10 @@ class Edit(Base):
     background: Mapped[str] = mapped_column(String(16), default="auto")
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
+    native_width: Mapped[int | None] = mapped_column(Integer)
+    native_height: Mapped[int | None] = mapped_column(Integer)
+    """The size the backend made the picture at, before it was fitted to width x height (a provider's model
+    cannot make every size); None until the edit succeeds."""
     credits: Mapped[int] = mapped_column(Integer)
     image_count: Mapped[int] = mapped_column(Integer)
     parent_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("edits.id", ondelete="SET NULL"))

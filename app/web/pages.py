@@ -21,5 +21,6 @@ def home(request: Request, viewer: AnyViewer, context: Context) -> Response:
 
 
 @router.get("/help/instructions", response_class=HTMLResponse)
-def help_instructions(request: Request, viewer: AnyViewer) -> Response:
-    return render(request, "help_instructions.html", viewer)
+def help_instructions(request: Request, viewer: AnyViewer, context: Context) -> Response:
+    return render(request, "help_instructions.html", viewer, long_edges=sizes.LONG_EDGE,
+                  noted_sizes=sizes.noted_sizes(context.backend))

@@ -18,6 +18,8 @@ if (status && (status.dataset.status === 'queued' || status.dataset.status === '
 
 const stage = document.getElementById('detail-stage');
 if (stage) {
-  const { before, after, width, height } = stage.dataset;
-  mountCompare(stage, { before, after, width: Number(width), height: Number(height) });
+  const { before, after, width, height, sourceWidth, sourceHeight } = stage.dataset;
+  const source = sourceWidth ? { width: Number(sourceWidth), height: Number(sourceHeight) } : null;
+  const frame = JSON.parse(stage.dataset.frame || 'null');
+  mountCompare(stage, { before, after, width: Number(width), height: Number(height), frame, source });
 }

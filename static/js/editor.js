@@ -12,8 +12,9 @@ const els = {
   plan: $('plan'), sizeLine: $('size-line'), aspect: $('aspect-ratio'), costLine: $('cost-line'), why: $('why'),
   generate: $('generate'), parentId: $('parent-id'), stage: $('stage'), status: $('result-status'),
   actions: $('result-actions'), resultSize: $('result-size'), resultCost: $('result-cost'), download: $('download'),
-  editResult: $('edit-result'), runAgain: $('run-again'), details: $('details'), upscale: $('upscale-note'),
+  editResult: $('edit-result'), runAgain: $('run-again'), details: $('details'), upscale: $('upscale-note'), sizeNote: $('size-note'),
   announce: $('editor-announce'), statusLine: $('edit-status-line'), resultTitle: $('result-title'),
+  resultCard: $('result-card'),
 };
 const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
 
@@ -37,7 +38,11 @@ const state = {
   submitting: false,
   polling: null,
   shown: null, // the edit in the result panel
-  touched: false, // the person has changed something (the price is announced from then on)
+  touched: false, // the person has changed something (the price is announced and reasons shown from then on)
+  tried: false, // the person pressed Generate (reasons are shown from then on)
+  intent: null, // { key, fingerprint, editId, status }: what Generate last sent, see intentFor()
+  refilling: false, // "Run again" is loading an edit's images into the form
+  submitError: null, // { message, topUp, fingerprint }: the server's answer to the last Generate, see update()
 };
 let nextKey = 1;
 
@@ -51,6 +56,25 @@ function settings() {
     aspect_ratio: data.get('aspect_ratio') || 'auto',
     output_format: data.get('output_format') || 'png',
   };
+}
+
+// Everything an edit is made of. While it stays the same, Generate means the same edit: one intent, one
+// Idempotency-Key, so a retry after a lost answer is answered with the first edit and charged once.
+function fingerprint() {
+  return JSON.stringify([state.items.map((i) => i.key), els.prompt.value, settings(), els.parentId.value]);
+}
+
+// The intent Generate sends now: the last one while the form is unchanged and no result has arrived for it.
+function intentFor(print) {
+  if (state.intent?.fingerprint !== print) state.intent = { key: crypto.randomUUID(), fingerprint: print, editId: null, status: null };
+  return state.intent;
+}
+
+// The status of the edit this very form already made, while it is waiting or running.
+function editInProgress() {
+  const intent = state.intent;
+  if (!intent || !['queued', 'running'].includes(intent.status)) return null;
+  return intent.fingerprint === fingerprint() ? intent.status : null;
 }
 
 function localPrice(s, count) {
@@ -145,6 +169,7 @@ function moveItem(key, delta) {
 }
 
 function renderThumbs() {
+  const movable = state.items.filter((i) => i.kind !== 'parent').length;
   els.thumbs.replaceChildren(...state.items.map((item, index) => {
     const li = document.createElement('li');
     li.className = `thumb${index === 0 ? ' main' : ''}${item.error ? ' invalid' : ''}`;
@@ -164,7 +189,7 @@ function renderThumbs() {
     }
     const tools = document.createElement('div');
     tools.className = 'tools';
-    if (item.kind !== 'parent') {
+    if (item.kind !== 'parent' && movable > 1) {
       const earlier = button('◀', `Move ${img.alt} earlier`, () => moveItem(item.key, -1), { move: -1 });
       const later = button('▶', `Move ${img.alt} later`, () => moveItem(item.key, 1), { move: 1 });
       // Nothing to do at either end (and a parent result always stays first).
@@ -231,7 +256,7 @@ function announceCostSoon() {
   announceTimer = setTimeout(() => {
     let text = els.costLine.textContent.replace('·', ', ');
     const refusal = state.estimate?.refusal && state.estimateFor === estimateKey() ? state.estimate.refusal : null;
-    if (refusal) text = `${refusal.clause ? `Can't do “${refusal.clause}”` : "Can't do this instruction"}. ${text}`;
+    if (refusal) text = `${refusalTitle(refusal)}. ${text}`;
     announce(text);
   }, 1200);
 }
@@ -254,7 +279,10 @@ function update() {
 
   let reason = '';
   let topUp = false;
-  if (!count) reason = 'Add at least one image.';
+  const inProgress = editInProgress();
+  if (inProgress) reason = `Editing… this edit is ${inProgress}. Change the images, the instruction or a setting to make another.`;
+  else if (state.refilling) reason = 'Loading the images of that edit…';
+  else if (!count) reason = 'Add at least one image.';
   else if (count > config.max_images) reason = `Use at most ${config.max_images} images.`;
   else if (state.items.some((i) => i.error)) reason = 'Remove the images marked in red.';
   else if (!trimmed) reason = 'Write an instruction.';
@@ -266,17 +294,23 @@ function update() {
   // aria-disabled, not disabled: the button keeps its place in the Tab order and says why (aria-describedby=why).
   els.generate.setAttribute('aria-disabled', String(Boolean(reason) || state.submitting));
   els.generate.textContent = state.submitting ? 'Sending…' : 'Generate';
+  // What the server said about the last submission stays until the form changes (Generate stays free: trying
+  // again is the usual answer, and it is safe, see intentFor).
+  const failed = !reason && state.submitError?.fingerprint === fingerprint() ? state.submitError : null;
+  const said = reason || failed?.message || '';
   els.why.replaceChildren();
-  if (reason) {
-    els.why.append(reason);
-    if (topUp) {
+  if (said) {
+    els.why.append(said);
+    if (topUp || failed?.topUp) {
       const a = document.createElement('a');
       a.href = '/billing';
       a.textContent = ' Top up credits';
       els.why.append(a);
     }
   }
-  els.why.hidden = !reason;
+  // Nothing is said against an editor nobody has used yet; an edit at work is always said.
+  els.why.hidden = !said || !(state.touched || state.tried || inProgress);
+  els.why.classList.toggle('busy', Boolean(inProgress || state.refilling));
   scheduleEstimate();
   announceCostSoon();
 }
@@ -325,17 +359,20 @@ async function runEstimate(key) {
 }
 
 function showEstimate(result, s) {
-  els.sizeLine.textContent = `Output ${result.width} × ${result.height} px`;
+  const native = result.native_width !== result.width || result.native_height !== result.height;
+  els.sizeLine.textContent = `Output ${result.width} × ${result.height} px`
+    + (native ? ` · made at ${result.native_width} × ${result.native_height}` : '');
   showUpscaleNote(result);
+  showSizeNote(result);
   const auto = els.aspect.querySelector('option[value="auto"]');
   if (auto) auto.textContent = s.aspect_ratio === 'auto' || state.items.length ? `Auto (${autoLabel(result, s)})` : 'Auto (from the first image)';
   els.plan.replaceChildren();
   els.plan.classList.toggle('refused', Boolean(result.refusal));
   if (result.refusal) {
     const strong = document.createElement('strong');
-    strong.textContent = result.refusal.clause ? `Can't do “${result.refusal.clause}”` : "Can't do this instruction";
+    strong.textContent = refusalTitle(result.refusal);
     const p = document.createElement('div');
-    p.textContent = result.refusal.message;
+    p.textContent = clipRuns(result.refusal.message);
     const help = document.createElement('a');
     help.href = '/help/instructions';
     help.textContent = 'See what the editor understands';
@@ -358,6 +395,33 @@ function showEstimate(result, s) {
     els.plan.hidden = true;
   }
   linkPrompt();
+}
+
+// A refusal quotes the instruction; a run of letters longer than a line is shortened where it is quoted
+// (the whole of it stays in the box above).
+const LONGEST_RUN = 80;
+function clipRuns(text) {
+  const run = new RegExp(`[^\\s“”"'()]{${LONGEST_RUN + 1},}`, 'gu'); // quotes and brackets around it stay
+  return text.replace(run, (long) => `${[...long].slice(0, LONGEST_RUN).join('')}…`);
+}
+
+function refusalTitle(refusal) {
+  return refusal.clause ? `Can't do “${clipRuns(refusal.clause)}”` : "Can't do this instruction";
+}
+
+// What the backend says about the size before the charge: a size its model cannot make (made smaller and
+// enlarged), a size the provider calls experimental.
+function showSizeNote(result) {
+  const notes = result.size_notes || [];
+  const title = document.createElement('strong');
+  title.textContent = 'About this size';
+  els.sizeNote.replaceChildren(title, ...notes.map((note) => {
+    const line = document.createElement('span');
+    line.className = 'size-note-line';
+    line.textContent = note;
+    return line;
+  }));
+  els.sizeNote.hidden = !notes.length;
 }
 
 // Enlarging a small image a lot cannot add detail: say so before anyone pays for a soft 4K picture.
@@ -385,11 +449,15 @@ async function submit() {
   if (state.submitting) return;
   if (generateDisabled()) {
     // The button stays focusable while it cannot be used; pressing it says why.
+    state.tried = true;
+    update();
     lastAnnounced = '';
     announce(els.why.textContent);
     return;
   }
+  const intent = intentFor(fingerprint());
   state.submitting = true;
+  state.submitError = null;
   showImagesError('');
   showPromptError('');
   update();
@@ -401,18 +469,28 @@ async function submit() {
   if (els.parentId.value) body.append('parent_id', els.parentId.value);
   const before = state.items[0]?.url;
   showProgress('queued');
+  revealResult();
   try {
-    const edit = await api('/api/v1/edits', { method: 'POST', body, headers: { 'Idempotency-Key': crypto.randomUUID() } });
+    const edit = await api('/api/v1/edits', { method: 'POST', body, headers: { 'Idempotency-Key': intent.key } });
+    Object.assign(intent, { editId: edit.id, status: edit.status });
     state.balance = state.balance === null ? null : state.balance - edit.credits;
     updateHeaderBalance();
     follow(edit, before);
     // Focus follows the work: to the new edit's status (the button keeps it while sending).
-    $('progress-title')?.focus();
+    $('progress-title')?.focus({ preventScroll: true });
   } catch (err) {
     showSubmitError(err);
   } finally {
     state.submitting = false;
     update();
+  }
+}
+
+// On a phone the result panel is below the form: bring it up, so the progress and the result are seen.
+function revealResult() {
+  const top = els.resultCard.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight / 3) {
+    els.resultCard.scrollIntoView({ behavior: reducedMotion.matches ? 'auto' : 'smooth', block: 'start' });
   }
 }
 
@@ -422,16 +500,13 @@ function showSubmitError(err) {
   if (field === 'prompt') { showPromptError(err.message); els.prompt.focus(); }
   else if (field === 'image' || field === 'parent_id') { showImagesError(err.message); els.fileInput.focus(); }
   else {
-    els.why.textContent = err.message;
-    if (err.code === 'insufficient_credits') {
-      const a = document.createElement('a');
-      a.href = '/billing';
-      a.textContent = ' Top up credits';
-      els.why.append(a);
-    }
-    els.why.hidden = false;
+    // No answer (or a proxy's): the edit may have been made. Generate again asks with the same key.
+    const unanswered = err.status === 0 || err.status >= 500;
+    const message = unanswered ? `${err.message} Pressing Generate again is safe: this edit is charged at most once.` : err.message;
+    state.submitError = { message, topUp: err.code === 'insufficient_credits', fingerprint: fingerprint() };
+    update();
     lastAnnounced = '';
-    announce(err.message);
+    announce(message);
     els.generate.focus();
   }
   refreshBalance();
@@ -445,12 +520,23 @@ function follow(edit, before) {
     let current = edit;
     try { current = await api(`/api/v1/edits/${edit.id}`); } catch (err) { console.warn(err); }
     state.shown.edit = current;
+    noteStatus(current);
     if (current.status === 'succeeded') return showResult(current, before);
     if (current.status === 'failed') return showFailure(current);
     showProgress(current.status, Math.round((Date.now() - started) / 1000));
     state.polling = setTimeout(tick, 700);
   };
   state.polling = setTimeout(tick, 300);
+}
+
+// Generate follows the edit its intent made: held while it waits or runs, a new intent once it has a result.
+function noteStatus(edit) {
+  const intent = state.intent;
+  if (!intent || intent.editId !== edit.id) return;
+  if (edit.status === 'succeeded' || edit.status === 'failed') state.intent = null;
+  else if (intent.status !== edit.status) intent.status = edit.status;
+  else return;
+  update();
 }
 
 const STATUS_WORDS = { queued: 'Edit queued: waiting for a free worker.', running: 'Editing your image.' };
@@ -505,7 +591,8 @@ function focusResult() {
 function showResult(edit, before) {
   setStatus('succeeded', `Edit finished: ${edit.width} × ${edit.height} pixels, ${formatCredits(edit.credits)} charged.`);
   const after = `/api/v1/edits/${edit.id}/result?inline=1`;
-  mountCompare(els.stage, { before: before || `/api/v1/edits/${edit.id}/inputs/0`, after, width: edit.width, height: edit.height });
+  mountCompare(els.stage, { before: before || `/api/v1/edits/${edit.id}/inputs/0`, after, width: edit.width, height: edit.height,
+                            frame: edit.usage?.frame ?? null, source: edit.inputs?.[0] ?? null });
   els.resultSize.textContent = `${edit.width} × ${edit.height} px · ${edit.output_format.toUpperCase()}`;
   els.resultCost.textContent = `${formatCredits(edit.credits)} charged`;
   els.download.href = `/api/v1/edits/${edit.id}/result`;
@@ -565,21 +652,46 @@ function useAsParent(edit) {
   form.scrollIntoView({ behavior: reducedMotion.matches ? 'auto' : 'smooth', block: 'start' });
 }
 
-async function startFrom(start) {
-  const edit = start.edit;
-  if (start.mode === 'from') {
-    useAsParent(edit);
-    return;
+// "Run again", wherever it is pressed (here, on an edit's page, in History): the editor takes that edit's
+// images, instruction and settings, and nothing is sent or charged until Generate is pressed.
+async function refill(edit) {
+  state.refilling = true;
+  update();
+  try {
+    const files = [];
+    for (const input of edit.inputs) {
+      const response = await fetch(input.url, { credentials: 'same-origin' });
+      if (!response.ok) continue;
+      const blob = await response.blob();
+      const ext = (input.content_type.split('/')[1] || 'png').replace('jpeg', 'jpg');
+      files.push(new File([blob], `input-${files.length + 1}.${ext}`, { type: blob.type }));
+    }
+    for (const item of state.items) if (item.kind === 'file') URL.revokeObjectURL(item.url);
+    state.items = [];
+    els.parentId.value = ''; // an earlier result it continued from is among its stored inputs
+    els.prompt.value = edit.prompt;
+    for (const name of ['quality', 'resolution', 'output_format']) {
+      const radio = form.querySelector(`input[name="${name}"][value="${edit[name]}"]`);
+      if (radio) radio.checked = true;
+    }
+    els.aspect.value = edit.aspect_ratio;
+    await addFiles(files);
+  } finally {
+    state.refilling = false;
+    update();
   }
-  const files = [];
-  for (const input of edit.inputs) {
-    const response = await fetch(input.url, { credentials: 'same-origin' });
-    if (!response.ok) continue;
-    const blob = await response.blob();
-    const ext = (input.content_type.split('/')[1] || 'png').replace('jpeg', 'jpg');
-    files.push(new File([blob], `input-${files.length + 1}.${ext}`, { type: blob.type }));
-  }
-  await addFiles(files);
+}
+
+async function runAgain(edit) {
+  await refill(edit);
+  els.generate.focus();
+  lastAnnounced = '';
+  announce('The editor has that edit\'s images, instruction and settings again. Press Generate to run it.');
+}
+
+function startFrom(start) {
+  if (start.mode === 'from') useAsParent(start.edit);
+  else refill(start.edit);
 }
 
 // --- wiring --------------------------------------------------------------------------------------------
@@ -602,7 +714,7 @@ els.prompt.addEventListener('input', () => { state.touched = true; update(); });
 form.addEventListener('change', (e) => { state.touched = true; if (e.target !== els.fileInput) update(); });
 form.addEventListener('submit', (e) => { e.preventDefault(); submit(); });
 els.editResult.addEventListener('click', () => state.shown && useAsParent(state.shown.edit));
-els.runAgain.addEventListener('click', () => submit());
+els.runAgain.addEventListener('click', () => state.shown && runAgain(state.shown.edit));
 
 renderThumbs();
 update();

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -16,21 +17,74 @@ from tests.conftest import free_port
 LINK = re.compile(r"https?://\S+?\?token=[\w.\-]+")
 
 
-class Inbox:
-    """What a real SMTP server (aiosmtpd) on a loopback port received."""
+@dataclass(frozen=True)
+class Arrival:
+    """How a message came in: over TLS or not, and as which signed-in user."""
 
-    def __init__(self) -> None:
+    message: EmailMessage
+    over_tls: bool
+    login: str | None
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    connection: int
+    """Which connection tried (one delivery attempt may try several AUTH mechanisms)."""
+    login: str
+    password: str
+    accepted: bool
+
+
+class Inbox:
+    """What a real SMTP server (aiosmtpd) on a loopback port received; with `credentials`, the only user and
+    password its `authenticate` accepts (and every attempt, in `logins`)."""
+
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
         self.messages: list[EmailMessage] = []
+        self.arrivals: list[Arrival] = []
+        self.logins: list[LoginAttempt] = []
+        self._connections: list[Any] = []  # kept, so that each connection's session stays distinct
+        self.credentials = credentials
         self.arrived = threading.Condition()
         self.port = free_port()
         self.url = f"smtp://127.0.0.1:{self.port}?tls=none"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's handler hook
         message = mail.parse(envelope.original_content or envelope.content)
+        over_tls = server.transport.get_extra_info("ssl_object") is not None
+        login = session.auth_data.login.decode() if session.authenticated else None
         with self.arrived:
             self.messages.append(message)
+            self.arrivals.append(Arrival(message, over_tls, login))
             self.arrived.notify_all()
         return "250 Message accepted for delivery"
+
+    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
+        """aiosmtpd's authenticator: accepts `credentials` only, by any mechanism that carries a password."""
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        accepted = self.credentials == (login, password)
+        with self.arrived:
+            if not any(seen is session for seen in self._connections):
+                self._connections.append(session)
+            connection = next(n for n, seen in enumerate(self._connections) if seen is session)
+            self.logins.append(LoginAttempt(connection, login, password, accepted))
+            self.arrived.notify_all()
+        return AuthResult(success=accepted, handled=False, auth_data=auth_data)  # handled=False: answer 535
+
+    def wait_for_login_connections(self, count: int, timeout: float = 30) -> list[LoginAttempt]:
+        """Every login attempt, once `count` connections have tried to sign in."""
+        deadline = time.monotonic() + timeout
+        with self.arrived:
+            while len(self._connections) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{len(self._connections)} connections tried to sign in, not {count}")
+                self.arrived.wait(left)
+            return list(self.logins)
 
     def to(self, address: str) -> list[EmailMessage]:
         with self.arrived:

@@ -21,7 +21,7 @@ def log_in(page, base_url: str, email: str, password: str = "a good password") -
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/account")
+    page.wait_for_url(base_url + "/account")  # exactly: "**/account" also matches /login?next=/account
 
 
 def make_edit(base_url: str, key: str) -> None:
@@ -85,8 +85,13 @@ def test_the_data_sections_at_phone_width(live_server, page_for, context):
     page.locator("#your-data").get_by_role("button", name="Prepare an export").click()
     page.locator("#your-data").get_by_role("link", name="Download ZIP").wait_for(timeout=60_000)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    page.locator("#your-data").scroll_into_view_if_needed()
     screenshot(page, "account-your-data-phone")
-    page.goto(live_server.url + "/account/deleted")
+    page.goto(live_server.url + "/account/deleted")  # still signed in: the account is not gone
+    page.wait_for_url(live_server.url + "/account")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator("#delete-account input[name=password]").fill("a good password")
+    page.locator("#delete-account").get_by_role("button", name="Delete my account").click()
+    page.wait_for_url("**/account/deleted")
+    assert "session" not in {cookie["name"] for cookie in page.context.cookies()}  # signed out
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     screenshot(page, "account-deleted-phone")

@@ -5,6 +5,7 @@ refuse tampering; the link's page confirms nothing until its button is pressed."
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,9 +16,10 @@ from itsdangerous import TimestampSigner
 from app.accounts import lifecycle
 from app.accounts.service import find_user
 from tests.accounts.mailbox import token_in, wait_for_file_mail
-from tests.conftest import PASSTHROUGH, api_key_for, create_user
+from tests.conftest import PASSTHROUGH, api_key_for, create_user, login
 
 ROOT = Path(__file__).resolve().parents[2]
+PROMISE = "Your free credits arrive once it is confirmed"
 
 
 def sign_up(client, email: str, password: str = "long enough") -> None:
@@ -52,16 +54,30 @@ def test_the_same_mailbox_gets_the_credits_only_once(smtp_server, client, app):
     from fastapi.testclient import TestClient
 
     sign_up(client, "twin@example.com")
+    assert PROMISE in client.get("/account").text
     client.post("/api/v1/auth/verify-email", json={"token": token_in(smtp_server.wait_for("twin@example.com"))},
                 headers={"X-CSRF-Token": client.cookies["csrftoken"]})
     assert client.get("/api/v1/me").json()["balance"] == 10
     with TestClient(app) as other:
         sign_up(other, "twin+again@example.com")
+        assert PROMISE not in other.get("/account").text  # the mailbox had them: nothing is promised
         token = token_in(smtp_server.wait_for("twin+again@example.com"))
         assert other.post("/api/v1/auth/verify-email", json={"token": token},
                           headers={"X-CSRF-Token": other.cookies["csrftoken"]}).status_code == 200
         me = other.get("/api/v1/me").json()
         assert (me["balance"], me["email_verified"]) == (0, True)
+
+
+def test_an_account_an_operator_made_with_credits_gets_none_more_on_confirmation(smtp_server, client, context):
+    create_user(context, email="made@example.com", credits=20)  # as `users create` does: credits at once
+    login(client, "made@example.com")
+    assert PROMISE not in client.get("/account").text
+    client.post("/api/v1/auth/verify-email/resend", headers={"X-CSRF-Token": client.cookies["csrftoken"]})
+    token = token_in(smtp_server.wait_for("made@example.com"))
+    assert client.post("/api/v1/auth/verify-email", json={"token": token},
+                       headers={"X-CSRF-Token": client.cookies["csrftoken"]}).status_code == 200
+    me = client.get("/api/v1/me").json()
+    assert (me["balance"], me["email_verified"]) == (20, True)
 
 
 def test_the_page_form_confirms_without_javascript(smtp_server, client):
@@ -70,6 +86,7 @@ def test_the_page_form_confirms_without_javascript(smtp_server, client):
     page = client.post("/verify-email", data={"token": token, "csrf_token": client.cookies["csrftoken"]})
     assert page.status_code == 200 and "is confirmed" in page.text
     assert "You have 10 credits" in page.text
+    assert re.search(r"data-balance>\s*10 credits\s*<", page.text)  # the header says so too
     used = client.post("/verify-email", data={"token": token, "csrf_token": client.cookies["csrftoken"]})
     assert used.status_code == 400 and "already used" in used.text
 

@@ -85,7 +85,13 @@ def test_sign_up_confirm_and_reset_in_a_browser(live_server, page_for, tmp_path)
 
     phone.goto(live_server.url + "/forgot-password")
     screenshot(phone, "forgot-password-phone")
+    phone.fill("input[name=email]", "nobody@example.com")
+    phone.get_by_role("button", name="Send me a link").click()
+    phone.wait_for_selector("#reset-sent")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    screenshot(phone, "forgot-password-sent-phone")
     phone.goto(link)  # the confirmation link again: already used
+    screenshot(phone, "verify-email-phone")
     phone.get_by_role("button", name="Confirm my address").click()
     phone.wait_for_selector("#form-error")
     assert "already used" in phone.inner_text("#form-error")

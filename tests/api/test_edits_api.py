@@ -189,7 +189,8 @@ def test_estimate_answers(client, context):
     anonymous = client.post("/api/v1/estimate", json={"quality": "high", "resolution": "4K", "aspect_ratio": "auto",
                                                       "image_count": 3, "width": 600, "height": 400}).json()
     assert anonymous == {"credits": 16, "width": 3840, "height": 2560, "balance": None, "affordable": None,
-                         "plan": None, "refusal": None}
+                         "plan": None, "refusal": None, "native_width": 3840, "native_height": 2560,
+                         "size_notes": []}
     user = create_user(context, credits=5)
     key = api_key_for(context, user.id)
     answer = client.post("/api/v1/estimate", json={"quality": "high", "resolution": "2K", "prompt": "brighter"},

@@ -12,6 +12,7 @@ from app.backends.base import (
     Capabilities,
     EditRequest,
     EditResult,
+    MadeSize,
     Plan,
     PlanRequest,
 )
@@ -38,6 +39,9 @@ class PassThroughBackend:
             raise BackendRefused("This stand-in refuses on purpose.", clause="refuse")
         aspect = (9, 16) if "story" in request.prompt.lower() else None
         return Plan(steps=[f"Pass the image through ({request.image_count} image(s))"], aspect=aspect)
+
+    def made_size(self, width: int, height: int) -> MadeSize:
+        return MadeSize(width, height)
 
     def edit(self, request: EditRequest) -> EditResult:
         self.calls += 1

@@ -1,5 +1,6 @@
 """The contract every edit backend passes: outputs decode, the promised size is honoured (exactly, or in
-its aspect for the runner to fit), 1–9 images are taken, and a refusal raises BackendRefused."""
+its aspect for the runner to fit) and made at the size the backend says it makes, 1–9 images are taken, and
+a refusal raises BackendRefused."""
 
 from __future__ import annotations
 
@@ -80,6 +81,8 @@ def test_output_decodes_and_honours_the_size(case, width, height):
     else:
         got = result.image.width / result.image.height
         assert abs(got - width / height) / (width / height) < 0.02
+    made = backend.made_size(width, height)  # what the editor tells before the charge is what is made
+    assert result.image.size == (made.width, made.height)
     assert output.fit(result.image, width, height).size == (width, height)
     encoded = output.encode(output.fit(result.image, width, height), "jpeg")
     assert encoded[:3] == b"\xff\xd8\xff"

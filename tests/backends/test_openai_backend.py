@@ -90,8 +90,9 @@ def test_promised_size_outside_the_model_rules_asks_for_the_nearest_valid_size(f
     result = backend.edit(edit_request(width=1024, height=576))  # 1K 16:9 has too few pixels for gpt-image-2
     assert fake_openai.last.field("size") == "1136x640"
     assert result.image.size == (1136, 640)  # the runner fits it to 1024x576
-    assert result.plan == ["gpt-image-2 edited 1 image at medium quality, 1136x640",
-                           "Fitted to the promised 1024x576"]
+    assert result.plan == ["gpt-image-2 edited 1 image at medium quality, 1136 × 640",
+                           "gpt-image-2 cannot make 1024 × 576: made at 1136 × 640, then reduced to 1024 × 576, "
+                           "its edges trimmed a little to fit the shape."]
 
     backend.edit(edit_request(width=3840, height=3840))  # 4K square has too many
     assert fake_openai.last.field("size") == "2880x2880"

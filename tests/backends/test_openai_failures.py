@@ -152,7 +152,7 @@ def test_a_failed_edit_returns_the_credits_and_keeps_the_detail_for_the_operator
         assert stored.error_detail is not None and provider_code in stored.error_detail
         assert "x-request-id req_" in stored.error_detail
         # The operator's list (`python -m app report failures`): what they must act on, with the detail.
-        listed = {failure.edit_id: failure for failure in recent_failures(db, days=1, now=utcnow(), every_code=True)}
+        listed = {failure.edit_id: failure for failure in recent_failures(db, days=1, now=utcnow(), codes=None)}
         assert provider_code in listed[edit["id"]].detail
         operators = {failure.edit_id for failure in recent_failures(db, days=1, now=utcnow())}
         assert (edit["id"] in operators) == (code != "moderation_blocked")

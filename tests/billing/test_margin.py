@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from app.billing.margin import credit_value, format_report, margin_report
 from app.billing.pricing import DEFAULT_PRICING
@@ -50,6 +51,15 @@ def test_prices_file(tmp_path):
     assert prices.for_model("gpt-image-2") == ModelPrices(text_input=Decimal(5), image_input=Decimal(10),
                                                           image_output=Decimal(40))
     assert load_provider_prices(None) is DEFAULT_PROVIDER_PRICES
+
+
+@pytest.mark.nodb
+def test_a_broken_prices_file_is_refused_with_the_reason(tmp_path):
+    path = tmp_path / "prices.toml"
+    path.write_text('[models."gpt-image-2"]\ntext_input = 5\nimage_input = -1\n')
+    with pytest.raises(ValidationError) as refused:  # the start-up (app.context.build_context) stops here
+        load_provider_prices(path)
+    assert "image_input" in str(refused.value) and "image_output" in str(refused.value)
 
 
 @pytest.fixture

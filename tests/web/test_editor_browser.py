@@ -64,7 +64,10 @@ def test_editor_from_sign_up_to_download(live_server, page_for, context, tmp_pat
     cost = page.locator("#cost-line")
     generate = page.locator("#generate")
     assert generate.is_disabled()
-    assert "Add at least one image" in page.locator("#why").inner_text()
+    # Nothing is said against an editor nobody has touched; pressing Generate says what is missing.
+    assert page.locator("#why").is_hidden()
+    generate.click(force=True)
+    assert page.locator("#why").is_visible() and "Add at least one image" in page.locator("#why").inner_text()
 
     # By the file picker…
     page.set_input_files("#file-input", str(FIXTURES / "coffee.png"))
@@ -191,14 +194,27 @@ def test_paste_reorder_run_again_and_rerun_from_history(live_server, page_for, c
     page.locator("#generate").click()
     page.wait_for_selector("#result-actions:not([hidden])", timeout=30_000)
     assert page.locator("#result-size").inner_text().startswith("880 × 1024 px · WEBP")
+    # "Run again" refills the editor with that edit's images, instruction and settings; nothing is sent or
+    # charged until Generate is pressed.
+    submitted: list[str] = []
+    page.on("request", lambda r: submitted.append(r.url) if r.method == "POST" and r.url.endswith("/edits") else None)
+    page.fill("#prompt", "Something else")
+    page.locator("label:has(input[name=output_format][value=png])").click()
     page.locator("#run-again").click()
+    wait_until(page, "document.activeElement.id === 'generate' && document.querySelectorAll('#thumbs li').length === 2")
+    assert page.locator("#prompt").input_value() == "Cooler tones"
+    assert page.locator("input[name=output_format][value=webp]").is_checked()
+    assert page.locator("#thumbs li .badge").first.inner_text() == "Main"
+    wait_until(page, "document.querySelector('#size-line').textContent.includes('880 × 1024')")
+    assert submitted == [] and "Remaining 18 credits" in page.locator("#cost-line").inner_text()
+    page.locator("#generate").click()
     wait_until(page, "document.querySelector('#cost-line').textContent.includes('Remaining 16 credits')")
 
     page.goto(live_server.url + "/history")
     assert page.locator(".history-item").count() == 2
     wait_until(page, "[...document.querySelectorAll('.history-item img')].every(i => i.complete && i.naturalWidth > 0)")
     screenshot(page, "history-desktop")
-    page.locator(".history-item").first.get_by_role("link", name="Re-run").click()
+    page.locator(".history-item").first.get_by_role("link", name="Run again").click()
     page.wait_for_url("**/edit?rerun=*")
     wait_until(page, "document.querySelectorAll('#thumbs li').length === 2")
     assert page.locator("#prompt").input_value() == "Cooler tones"
@@ -209,6 +225,12 @@ def test_paste_reorder_run_again_and_rerun_from_history(live_server, page_for, c
     page.locator(".history-item").first.get_by_role("link", name="Details").click()
     page.wait_for_selector(".compare")
     screenshot(page, "edit-detail-desktop")
+    # "Run again" on the details page is the same: the editor refilled, nothing sent.
+    page.get_by_role("link", name="Run again").click()
+    page.wait_for_url("**/edit?rerun=*")
+    wait_until(page, "document.querySelectorAll('#thumbs li').length === 2")
+    assert page.locator("#prompt").input_value() == "Cooler tones"
+    assert len(submitted) == 1  # only the Generate pressed after the first "Run again"
     page.goto(live_server.url + "/account")
     screenshot(page, "account-desktop")
     verify_ledger(context)

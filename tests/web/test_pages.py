@@ -6,7 +6,9 @@ import io
 import re
 
 from PIL import Image
+from sqlalchemy import select
 
+from app.models import Edit, Transfer
 from tests.conftest import create_user, login, wait_for_edit
 
 
@@ -140,3 +142,30 @@ def test_a_refused_key_name_is_tied_to_its_field(client, context):
     field = re.search(r'<input type="text" name="name"[^>]*>', page.text).group(0)
     assert 'aria-invalid="true"' in field and 'aria-describedby="key-name-error"' in field
     assert 'id="key-name-error"' in page.text
+
+
+def test_the_form_sent_twice_from_one_page_makes_one_edit_and_one_charge(client, context):
+    """Without JavaScript a double submit (or a retry after a lost answer) posts the same page twice: its
+    `form_key` makes that one edit. The same page with a changed instruction is a new intent."""
+    sign_up(client, "twice@example.com")
+    token = client.cookies["csrftoken"]
+    key = re.search(r'name="form_key" value="([0-9a-f]{32})"', client.get("/edit").text).group(1)
+    assert key != re.search(r'name="form_key" value="([0-9a-f]{32})"', client.get("/edit").text).group(1)
+    form = {"prompt": "Brighter please", "quality": "low", "resolution": "1K", "aspect_ratio": "auto",
+            "output_format": "jpeg", "csrf_token": token, "form_key": key}
+
+    def send(**changes: str):
+        return client.post("/edit", data={**form, **changes}, files=[("image", ("a.png", png(), "image/png"))],
+                           follow_redirects=False)
+
+    first, again = send(), send()
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"]
+    changed = send(prompt="Darker please")
+    assert changed.status_code == 303 and changed.headers["location"] != first.headers["location"]
+    bad = send(form_key="not\x01printable")
+    assert bad.status_code == 422 and "form_key" in bad.text
+    with context.transaction() as db:
+        assert len(db.execute(select(Edit)).scalars().all()) == 2
+        reserves = db.execute(select(Transfer).where(Transfer.kind == "reserve")).scalars().all()
+        assert len(reserves) == 2

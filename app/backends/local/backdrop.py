@@ -22,8 +22,11 @@ MAX_BORDER_NOISE = 5.0
 MIN_INLIER_SHARE = 0.55
 SHADOW_WEIGHT = 0.3
 SHADOW_MIN_RATIO = 0.35
-# Steepest lightness change (Lab L per pixel) that still reads as a soft shadow rather than an edge.
+# Steepest lightness change (Lab L per pixel, at a long edge of SHADOW_SLOPE_EDGE pixels) that still
+# reads as a soft shadow rather than an edge. A smaller picture makes the same shadow steeper per pixel, so
+# the limit grows with the reduction (a contact shadow at 512 px is not taken for the subject's base).
 SHADOW_MAX_SLOPE = 2.5
+SHADOW_SLOPE_EDGE = 1024
 
 
 @dataclass
@@ -139,7 +142,8 @@ def backdrop_distance(image: np.ndarray, backdrop: np.ndarray) -> tuple[np.ndarr
     slope = (
         np.hypot(cv2.Sobel(lightness, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lightness, cv2.CV_32F, 0, 1, ksize=3)) / 8
     )
-    shadow = (d_l < 0) & (shadowish > 0.9) & (slope < SHADOW_MAX_SLOPE)
+    limit = SHADOW_MAX_SLOPE * max(1.0, SHADOW_SLOPE_EDGE / max(image.shape[:2]))
+    shadow = (d_l < 0) & (shadowish > 0.9) & (slope < limit)
     return distance, shadow
 
 

@@ -17,11 +17,14 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from app.backends.base import BackendRefused, Capabilities, EditRequest, EditResult, Plan, PlanRequest
+from app.backends.base import BackendRefused, Capabilities, EditRequest, EditResult, MadeSize, Plan, PlanRequest
 from app.backends.local import background as bg
 from app.backends.local import colour
+from app.backends.local.focus import guess_focus, subject_focus
 from app.backends.local.framing import (
     SLIVER,
+    Focus,
+    Framing,
     Rendered,
     Window,
     blurred_fill,
@@ -32,7 +35,7 @@ from app.backends.local.framing import (
     upscale_filter,
     warp,
 )
-from app.backends.local.matting import RefinedEdge, boundary_band, local_colours, refine_at_output
+from app.backends.local.matting import RefinedEdge, boundary_band, local_colours, refine_at_output, steepen
 from app.backends.local.parser import parse
 from app.backends.local.person import PersonFinder
 from app.backends.local.plan import (
@@ -63,6 +66,7 @@ from app.backends.local.plan import (
 from app.backends.local.quality import Quality, quality_for
 from app.backends.local.shadow import shadow_mask
 from app.backends.local.subject import (
+    LOW_FEATHER,
     MAX_UNDECIDED_CUTOUT,
     UNCLEAR_PERSON,
     UNCLEAR_SUBJECT,
@@ -81,6 +85,12 @@ RESAMPLE_NAMES = {
 }
 # Unsharp radius for the "sharpen" instruction, in output pixels per 1000 pixels of the long edge.
 USER_SHARPEN_RADIUS = 1.2
+# Width (10–90%) of the unrefined matte's soft edge: as made at work resolution (an unmixed edge about a
+# work pixel wide, feathered by subject.LOW_FEATHER), and as shown, in work pixels but never under
+# LOW_RAMP_MIN output pixels.
+FEATHER_RAMP = float(np.hypot(1.0, 2.56 * LOW_FEATHER))
+LOW_RAMP = 0.5
+LOW_RAMP_MIN = 1.5
 
 
 class LocalBackend:
@@ -99,9 +109,21 @@ class LocalBackend:
         self.people = PersonFinder(settings.resolved_model_dir)
 
     def plan(self, request: PlanRequest) -> Plan:
-        """The steps and output aspect for an instruction; raises BackendRefused when it cannot be done."""
+        """The steps and output aspect for an instruction; raises BackendRefused when it cannot be done,
+        including, when the main image is given, when the edit needs a subject this picture does not have."""
         edit_plan = parse(request.prompt, request.image_count)
+        if request.load_main_image is not None and _needs_subject(edit_plan):
+            split = _split_alpha(request.load_main_image(), bleed=False)
+            source, alpha = split.flat, split.alpha
+            if bool(edit_plan.find(Rotate)) or bool(edit_plan.find(Mirror)):
+                source = _transpose(source, edit_plan)
+                alpha = np.asarray(_transpose(Image.fromarray(alpha), edit_plan)) if alpha is not None else None
+            _judged_subject(self, edit_plan, np.asarray(source), alpha, quality_for(request.quality or "medium"))
         return Plan(edit_plan.steps(request.main_size), edit_plan.aspect(request.main_size))
+
+    def made_size(self, width: int, height: int) -> MadeSize:
+        """The promised size itself: the engine works at any size."""
+        return MadeSize(width, height)
 
     def edit(self, request: EditRequest) -> EditResult:
         """Run the instruction on request.images[0] and return exactly request.width × request.height."""
@@ -112,7 +134,19 @@ class LocalBackend:
             plan.operations.append(RemoveBackground())  # the caller asked for a transparent result
         run = _Run(self, plan, request)
         image = run.execute()
-        return EditResult(image=image, plan=run.steps, model=MODEL_NAME)
+        return EditResult(image=image, plan=run.steps, model=MODEL_NAME, usage=run.frame_record())
+
+
+def _cut_sentence(label: str, sides: tuple[str, ...], shape: str) -> str:
+    """The step saying what a crop had to cut of what it should keep, e.g. "The head does not fit in 21:9:
+    its top is cut"."""
+    plural = label.endswith("s")
+    named = " and ".join(sides)
+    if set(sides) == {"left", "right"}:
+        named = "sides"
+    verb = "are" if named == "sides" or " and " in named else "is"
+    does, its = ("do", "their") if plural else ("does", "its")
+    return f"The {label} {does} not fit in {shape}: {its} {named} {verb} cut"
 
 
 def _transpose(image: Image.Image, plan: EditPlan) -> Image.Image:
@@ -141,8 +175,28 @@ class _Source:
     sharpening and colour changes never pull in the arbitrary colour hidden there (a dark or white fringe)."""
 
 
-def _split_alpha(image: Image.Image) -> _Source:
-    """The picture flattened on white, and its alpha (with bled colours) when it has real transparency."""
+def _needs_subject(plan: EditPlan) -> bool:
+    """Whether the edit cannot be done without finding the subject (a new or blurred background); other
+    edits use one only when there is one (framing on the subject falls back to the heads or the main object
+    `focus.guess_focus` finds, or to the middle of the picture)."""
+    return plan.background() is not None
+
+
+def _judged_subject(
+    backend: LocalBackend, plan: EditPlan, source: np.ndarray, source_alpha: np.ndarray | None, quality: Quality
+) -> Subject | None:
+    """The subject, judged fit for the edit: required when the edit needs one, and for a cut-out of a
+    person, an outline clear enough to show on a new background. Raises BackendRefused otherwise."""
+    subject = find_subject(source, quality, backend.people, required=_needs_subject(plan), source_alpha=source_alpha)
+    cutout = isinstance(plan.background(), CUTOUT_OPERATIONS)
+    if cutout and subject is not None and subject.kind == "person" and subject.undecided > MAX_UNDECIDED_CUTOUT:
+        raise BackendRefused(UNCLEAR_PERSON, code=UNCLEAR_SUBJECT)
+    return subject
+
+
+def _split_alpha(image: Image.Image, *, bleed: bool = True) -> _Source:
+    """The picture flattened on white, and its alpha (with bled colours, unless `bleed` is False) when it
+    has real transparency."""
     if image.mode not in ("RGBA", "LA", "PA") and "transparency" not in image.info:
         return _Source(image.convert("RGB"))
     rgba = image if image.mode == "RGBA" else image.convert("RGBA")
@@ -154,6 +208,8 @@ def _split_alpha(image: Image.Image) -> _Source:
     flat = Image.new("RGB", rgba.size, (255, 255, 255))
     flat.paste(rgba, mask=alpha)
     alpha_array = np.asarray(alpha)
+    if not bleed:
+        return _Source(flat, alpha_array)
     # keep·rgb + (1 − keep)·nearby, computed in place: at 4K each full-size float array is 180 MB.
     rgb = np.asarray(rgba.convert("RGB"), dtype=np.float32)
     rgb *= 1 / 255.0
@@ -208,17 +264,10 @@ class _Run:
             self.steps.extend(op.sentence() for op in plan.ordered() if isinstance(op, (Rotate, Mirror)))
         source_array = np.asarray(source)
 
-        subject_frames = plan.find(FrameSubject)
-        needs_subject = background is not None or bool(subject_frames)
         ratio_change = abs(math.log((source.width / source.height) / (self.size[0] / self.size[1])))
         subject: Subject | None = None
-        if needs_subject or plan.find(Frame) or ratio_change > 0.01:
-            subject = find_subject(
-                source_array, quality, self.backend.people, required=needs_subject, source_alpha=source_alpha
-            )
-
-        if cutout and subject is not None and subject.kind == "person" and subject.undecided > MAX_UNDECIDED_CUTOUT:
-            raise BackendRefused(UNCLEAR_PERSON, code=UNCLEAR_SUBJECT)
+        if _needs_subject(plan) or bool(plan.find(Frame)) or bool(plan.find(FrameSubject)) or ratio_change > 0.01:
+            subject = _judged_subject(self.backend, plan, source_array, source_alpha, quality)
         rendered, window = self._frame(source, subject, cutout)
         photo = rendered.pixels
         # The input's own alpha, through exactly the same window and filter (extended areas are clear).
@@ -285,16 +334,36 @@ class _Run:
         subject_frame = None
         if subject_frames:
             subject_frame = "tight" if subject_frames[0].tight else "centre"
-        window = choose_window(
-            source.size,
-            self.size,
-            mode=mode,
-            focus=subject.focus() if subject is not None else None,
-            box=subject.box() if subject is not None else None,
-            subject_frame=subject_frame if subject is not None else None,
-            extendable=extendable,
+        ratio_change = abs(math.log((source.width / source.height) / (self.size[0] / self.size[1])))
+        self.focus: Focus | None = None
+        if subject_frame is not None or (ratio_change > 0.01 and mode != "extend"):
+            # What the frame must respect; with no subject found, the heads or the object a photographer keeps.
+            if subject is not None:
+                self.focus = subject_focus(subject)
+            else:
+                self.focus = guess_focus(np.asarray(source), self.backend.people)
+        self.framing: Framing = choose_window(
+            source.size, self.size, mode=mode, focus=self.focus, subject_frame=subject_frame, extendable=extendable
         )
+        window = self.framing.window
         return render(source, window, self.size, self.quality.resample), window
+
+    def frame_record(self) -> dict[str, dict[str, float]] | None:
+        """Which part of the main image the result shows, as fractions of its width and height (beyond 0..1
+        where the canvas was extended), for the before/after comparison; None when the picture was turned
+        or mirrored (the original no longer lines up with the result)."""
+        if bool(self.plan.find(Rotate)) or bool(self.plan.find(Mirror)):
+            return None
+        window = self.framing.window
+        width, height = self.request.images[0].size
+        return {
+            "frame": {
+                "x": round(float(window.x0) / width, 5),
+                "y": round(float(window.y0) / height, 5),
+                "width": round(float(window.width) / width, 5),
+                "height": round(float(window.height) / height, 5),
+            }
+        }
 
     def _matte(self, subject: Subject, rendered: Rendered, photo: np.ndarray) -> tuple[np.ndarray, RefinedEdge]:
         """The subject's matte at output size, with its edge refined and its colours cleaned there."""
@@ -302,6 +371,11 @@ class _Run:
         work_to_source = np.array([[1 / scale, 0, 0.5 / scale - 0.5], [0, 1 / scale, 0.5 / scale - 0.5]])
         work_to_output = compose_affine(rendered.source_to_output, work_to_source)
         coarse = warp(subject.alpha, work_to_output, self.size)
+        if not self.quality.refine and subject.kind == "product":
+            # Unrefined, the feathered work matte is several output pixels soft at the scale of the output:
+            # keep it soft, but centred on the outline, not spilling the subject's colour past it.
+            per_work = float(np.sqrt(abs(np.linalg.det(work_to_output[:, :2]))))
+            coarse = steepen(coarse, FEATHER_RAMP * per_work, max(LOW_RAMP_MIN, LOW_RAMP * per_work))
         band_work = boundary_band(subject.alpha, self.quality.band).astype(np.uint8)
         band = warp(band_work, work_to_output, self.size, nearest=True) > 0
         edge = refine_at_output(
@@ -430,16 +504,30 @@ class _Run:
         width, height = self.size
         on_subject = subject is not None
         for subject_frame in self.plan.find(FrameSubject):
-            self.steps.append(subject_frame.sentence() if on_subject else "Centre the picture (no subject found)")
-        for frame in self.plan.find(Frame):
+            if on_subject:
+                self.steps.append(subject_frame.sentence())
+            elif self.focus is not None:
+                self.steps.append(subject_frame.sentence().replace("subject", self.focus.name))
+            else:
+                self.steps.append("Centre the picture (no subject found)")
+        frames = self.plan.find(Frame)
+        shape = f"{frames[0].aspect[0]}:{frames[0].aspect[1]}" if frames else describe_ratio(width, height)
+        for frame in frames:
             text = frame.sentence()
-            if not on_subject and frame.mode == "crop":
-                text = text.replace("centred on the subject", "centred")
+            if self.framing.extended:
+                named = f" ({frame.label})" if frame.label else ""
+                whole = self.focus.name if self.focus is not None else "subject"
+                text = f"Extend to {shape}{named} instead of cropping, so the {whole} is not cut"
+            elif not on_subject and frame.mode == "crop":
+                guessed = f"centred on the {self.focus.name}" if self.focus is not None else "centred"
+                text = text.replace("centred on the subject", guessed)
             self.steps.append(text)
         if not self.plan.find(Frame) and not self.plan.find(FrameSubject):
             fit = self._fit_text(rendered, window, on_subject, source_size)
             if fit is not None:
                 self.steps.append(fit)
+        if self.framing.cut and self.focus is not None:
+            self.steps.append(_cut_sentence(self.focus.label, self.framing.cut, shape))
         name = RESAMPLE_NAMES.get(upscale_filter(self.quality.resample, width / window.width), "bicubic")
         self.steps.append(f"Output at {width}×{height} ({name} resampling)")
 

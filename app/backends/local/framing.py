@@ -1,8 +1,11 @@
 """Framing: which part of the source becomes the output, and rendering it at the exact output size.
 
 A window is a rectangle in source pixels with the output's aspect ratio. Cropping keeps it inside the
-source and centres it on the subject; extending lets it reach past the source, and the part outside is
-filled (with the backdrop, a new background, or a blurred copy of the photo). The window is resampled to
+source, centres it on the subject's visual centre and slides it so that it never cuts what must be kept
+(a head, a product: the `Focus` that `focus.py` finds) when that fits; when it cannot fit, a subject whose
+surroundings can be filled is extended around instead, and otherwise the cut is reported for the steps.
+Extending lets the window reach past the source, and the part outside is filled (with the backdrop, a new
+background, or a blurred copy of the photo). The window is resampled to
 the output size once, with the quality level's filter, and the same mapping is used for the subject's matte
 so the two line up exactly.
 """
@@ -15,7 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-# A subject cut by more than this share of its box makes automatic fitting extend instead of crop.
+# A subject cut by more than this share of its box makes fitting extend instead of crop, when the area
+# outside the picture can be filled convincingly.
 MAX_AUTO_CUT = 0.02
 # Extending by less than this share of a side only rounds the output size: a sliver of filled canvas looks
 # like a mistake, so the picture is cover-fitted instead (cutting at most this share).
@@ -29,6 +33,48 @@ MATTE_CUBIC = 4.0
 # Margin around the subject, as a share of its size, when framing on it.
 TIGHT_MARGIN = 0.08
 CENTRE_MARGIN = 0.25
+# Room left between what must be kept and the frame's edge, as a share of its size, when the frame has it.
+KEEP_MARGIN = 0.08
+# Margin around a subject that the canvas is extended to hold, as a share of its size.
+GROW_MARGIN = 0.06
+# A side of what must be kept counts as cut when more than this share of its extent is outside the frame.
+CUT_TOLERANCE = 0.01
+
+Box = tuple[float, float, float, float]
+"""(x0, y0, x1, y1) in source pixels."""
+
+
+@dataclass(frozen=True)
+class Focus:
+    """What framing centres on and must not cut (see `focus.py`), in source pixels."""
+
+    centre: tuple[float, float]
+    """The subject's visual centre: crops centre here."""
+    box: Box
+    """The whole subject: close and centred framing fit it."""
+    keep: Box
+    """What a crop must never cut: the head(s), or a product's box."""
+    core: Box | None = None
+    """What to keep when even `keep` cannot fit (the faces inside the heads); None: keep the top of `keep`."""
+    label: str = "subject"
+    """What `keep` is, for the steps: "head", "heads", "subject" or "main object"."""
+    name: str = "subject"
+    """What the whole is, for the steps: "person", "people", "subject" or "main object"."""
+
+    def scaled(self, factor: float) -> Focus:
+        """The same focus with every coordinate multiplied by `factor`."""
+
+        def scale(box: Box) -> Box:
+            return (box[0] * factor, box[1] * factor, box[2] * factor, box[3] * factor)
+
+        return Focus(
+            (self.centre[0] * factor, self.centre[1] * factor),
+            scale(self.box),
+            scale(self.keep),
+            scale(self.core) if self.core is not None else None,
+            self.label,
+            self.name,
+        )
 
 
 @dataclass(frozen=True)
@@ -52,6 +98,33 @@ class Window:
         """Whether the window lies within a width×height source (to a fraction of a pixel)."""
         return self.x0 >= -0.5 and self.y0 >= -0.5 and self.x1 <= width + 0.5 and self.y1 <= height + 0.5
 
+    def cut_sides(self, box: Box) -> tuple[str, ...]:
+        """The sides of `box` that lie outside the window ("top", "bottom", "left", "right")."""
+        x0, y0, x1, y1 = box
+        tol_x, tol_y = max(1.0, CUT_TOLERANCE * (x1 - x0)), max(1.0, CUT_TOLERANCE * (y1 - y0))
+        sides = []
+        if y0 < self.y0 - tol_y:
+            sides.append("top")
+        if y1 > self.y1 + tol_y:
+            sides.append("bottom")
+        if x0 < self.x0 - tol_x:
+            sides.append("left")
+        if x1 > self.x1 + tol_x:
+            sides.append("right")
+        return tuple(sides)
+
+
+@dataclass(frozen=True)
+class Framing:
+    """The chosen window, and what it does to the focus."""
+
+    window: Window
+    cut: tuple[str, ...] = ()
+    """The sides of the focus's `keep` box the window cuts (it could not fit)."""
+    extended: bool = False
+    """The window reaches past the source so that the subject is not cut, although the instruction asked
+    for a crop or named no frame."""
+
 
 def _fit_size(width: float, height: float, ratio: float, *, cover: bool) -> tuple[float, float]:
     """The largest (cover=False: smallest containing) ratio-shaped size for a width×height area."""
@@ -71,20 +144,74 @@ def _clamp(window: Window, width: int, height: int) -> Window:
     return Window(window.x0 + dx, window.y0 + dy, window.x1 + dx, window.y1 + dy)
 
 
-def _cut_share(window: Window, box: tuple[float, float, float, float]) -> float:
+def _cut_share(window: Window, box: Box) -> float:
     x0, y0, x1, y1 = box
     area = max(1e-6, (x1 - x0) * (y1 - y0))
     inter = max(0.0, min(x1, window.x1) - max(x0, window.x0)) * max(0.0, min(y1, window.y1) - max(y0, window.y0))
     return 1.0 - inter / area
 
 
-def _grow_to_include(window: Window, box: tuple[float, float, float, float], ratio: float, margin: float) -> Window:
+def _grow_to_include(window: Window, box: Box, ratio: float, width: int, height: int) -> Window | None:
+    """The smallest ratio-shaped window holding `window` and `box` with a margin, reaching past the source
+    only on sides where the subject stays clear of the photo's edge: a subject the photo itself cuts would
+    show as sliced off on the extended canvas. None when no such window exists."""
     x0, y0, x1, y1 = box
-    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
-    left, top = min(window.x0, x0 - mx), min(window.y0, y0 - my)
-    right, bottom = max(window.x1, x1 + mx), max(window.y1, y1 + my)
+    mx, my = (x1 - x0) * GROW_MARGIN, (y1 - y0) * GROW_MARGIN
+    touches = (x0 <= 1, y0 <= 1, x1 >= width - 1, y1 >= height - 1)  # left, top, right, bottom
+    left = max(0.0, min(window.x0, x0 - mx)) if touches[0] else min(window.x0, x0 - mx)
+    top = max(0.0, min(window.y0, y0 - my)) if touches[1] else min(window.y0, y0 - my)
+    right = min(float(width), max(window.x1, x1 + mx)) if touches[2] else max(window.x1, x1 + mx)
+    bottom = min(float(height), max(window.y1, y1 + my)) if touches[3] else max(window.y1, y1 + my)
     w, h = _fit_size(right - left, bottom - top, ratio, cover=False)
-    return _centred((left + right) / 2, (top + bottom) / 2, w, h)
+    grown = _centred((left + right) / 2, (top + bottom) / 2, w, h)
+
+    def shift(low: float, high: float, limit: float, touch_low: bool, touch_high: bool) -> float | None:
+        if touch_low and touch_high and high - low > limit + 0.5:
+            return None
+        if touch_low and low < 0:
+            return -low
+        if touch_high and high > limit:
+            return limit - high
+        return 0.0
+
+    dx = shift(grown.x0, grown.x1, width, touches[0], touches[2])
+    dy = shift(grown.y0, grown.y1, height, touches[1], touches[3])
+    if dx is None or dy is None:
+        return None
+    return Window(grown.x0 + dx, grown.y0 + dy, grown.x1 + dx, grown.y1 + dy)
+
+
+def _place(start: float, size: float, limit: float, keep: tuple[float, float], core: tuple[float, float] | None,
+           *, vertical: bool) -> float:
+    """Where a window side of `size` starts along one axis of a source `limit` long, moved as little as
+    possible from `start` so that `keep` lies inside it (with KEEP_MARGIN when there is room).
+
+    When `keep` is longer than the window: the window holds `core` and as much of `keep`'s bottom as it
+    can (a head too tall for the frame loses the top of the hair or hat, as a photographer crops, never the
+    chin or mouth); with no core, it holds `keep`'s top on the vertical axis (a product's top carries its
+    shape; it stands on its bottom) and its middle across.
+    """
+    k0, k1 = keep
+    length = k1 - k0
+    highest = max(0.0, limit - size)
+    if length <= size:
+        margin = min(KEEP_MARGIN * length, (size - length) / 2)
+        start = min(max(start, k1 + margin - size), k0 - margin)
+    elif core is not None and core[1] - core[0] <= size:
+        start = min(core[0], k1 - size) if vertical else (core[0] + core[1] - size) / 2
+    else:
+        start = k0 - min(KEEP_MARGIN * size, k0) if vertical else (k0 + k1 - size) / 2
+    return min(max(start, 0.0), highest)
+
+
+def _respect(window: Window, focus: Focus, width: int, height: int) -> Window:
+    """Slide a window that fits in the source so that it cuts nothing of the focus it can keep."""
+    core = focus.core
+    x = _place(window.x0, window.width, width, (focus.keep[0], focus.keep[2]),
+               (core[0], core[2]) if core is not None else None, vertical=False)
+    y = _place(window.y0, window.height, height, (focus.keep[1], focus.keep[3]),
+               (core[1], core[3]) if core is not None else None, vertical=True)
+    return Window(x, y, x + window.width, y + window.height)
 
 
 def choose_window(
@@ -92,51 +219,55 @@ def choose_window(
     output_size: tuple[int, int],
     *,
     mode: str,
-    focus: tuple[float, float] | None = None,
-    box: tuple[float, float, float, float] | None = None,
+    focus: Focus | None = None,
     subject_frame: str | None = None,
     extendable: bool = False,
-) -> Window:
+) -> Framing:
     """Pick the source window for the output.
 
-    mode: "crop" (fill the output, centred on `focus`), "extend" (keep the whole source) or "auto" (crop,
+    mode: "crop" (fill the output, centred on the focus), "extend" (keep the whole source) or "auto" (crop,
     unless that would cut the subject and the surroundings can be extended). subject_frame: "tight" or
-    "centre" to frame on the subject `box`. extendable: whether the area outside the source can be filled
+    "centre" to frame on the focus's box. extendable: whether the area outside the source can be filled
     convincingly (a plain backdrop or a new background).
+
+    A crop never cuts the focus's `keep` box (a head, a product) when it fits in the frame; when it cannot
+    fit, an extendable subject is extended around instead, and otherwise the cut sides are reported.
     """
     width, height = source_size
     ratio = output_size[0] / output_size[1]
-    centre = focus or (width / 2, height / 2)
+    cover_w, cover_h = _fit_size(width, height, ratio, cover=True)
 
-    if subject_frame and box is not None:
-        x0, y0, x1, y1 = box
+    if subject_frame and focus is not None:
+        x0, y0, x1, y1 = focus.box
         margin = TIGHT_MARGIN if subject_frame == "tight" else CENTRE_MARGIN
-        bw, bh = (x1 - x0) * (1 + 2 * margin), (y1 - y0) * (1 + 2 * margin)
-        w, h = _fit_size(bw, bh, ratio, cover=False)
+        w, h = _fit_size((x1 - x0) * (1 + 2 * margin), (y1 - y0) * (1 + 2 * margin), ratio, cover=False)
         if subject_frame == "centre":
             # Centring keeps at least the crop of the whole frame; it only moves, and extends if it must.
-            cover_w, cover_h = _fit_size(width, height, ratio, cover=True)
             w, h = max(w, cover_w), max(h, cover_h)
-        window = _centred((x0 + x1) / 2, (y0 + y1) / 2, w, h)
-        if not extendable:
-            if window.width > width or window.height > height:
-                cover_w, cover_h = _fit_size(width, height, ratio, cover=True)
-                window = _centred((x0 + x1) / 2, (y0 + y1) / 2, cover_w, cover_h)
-            window = _clamp(window, width, height)
-        return window
+            cx, cy = focus.centre
+        else:
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        window = _centred(cx, cy, w, h)
+        if extendable:
+            return Framing(window)
+        if window.width > width or window.height > height:
+            window = _centred(cx, cy, cover_w, cover_h)
+        window = _respect(window, focus, width, height)
+        return Framing(window, window.cut_sides(focus.keep))
 
     if mode == "extend":
         w, h = _fit_size(width, height, ratio, cover=False)
         if max(w / width, h / height) > 1 + SLIVER:
-            return _centred(width / 2, height / 2, w, h)
+            return Framing(_centred(width / 2, height / 2, w, h))
 
-    w, h = _fit_size(width, height, ratio, cover=True)
-    window = _clamp(_centred(centre[0], centre[1], w, h), width, height)
-    if mode == "auto" and box is not None and extendable and _cut_share(window, box) > MAX_AUTO_CUT:
-        grown = _grow_to_include(window, box, ratio, 0.06)
-        if max(grown.width / width, grown.height / height) > 1 + SLIVER:
-            window = grown
-    return window
+    if focus is None:
+        return Framing(_clamp(_centred(width / 2, height / 2, cover_w, cover_h), width, height))
+    window = _respect(_centred(*focus.centre, cover_w, cover_h), focus, width, height)
+    if extendable and _cut_share(window, focus.keep) > MAX_AUTO_CUT:
+        grown = _grow_to_include(window, focus.keep, ratio, width, height)
+        if grown is not None and max(grown.width / width, grown.height / height) > 1 + SLIVER:
+            return Framing(grown, extended=True)
+    return Framing(window, window.cut_sides(focus.keep))
 
 
 @dataclass

@@ -179,6 +179,19 @@ def boundary_band(alpha: np.ndarray, half_width: float) -> np.ndarray:
     return edge | ((alpha > 0.02) & (alpha < 0.98))
 
 
+def steepen(alpha: np.ndarray, ramp: float, target: float) -> np.ndarray:
+    """A soft matte whose 10–90% ramp is `ramp` pixels wide, made `target` pixels wide around its 0.5
+    contour. A feathered work-resolution matte blown up to output size has a wide ramp: half of it lies
+    outside the subject, where the subject's colour at partial alpha reads as a dark, blurred fringe."""
+    gain = max(1.0, ramp / max(target, 1e-3))
+    if gain <= 1.0:
+        return alpha
+    steep = alpha - 0.5
+    steep *= gain
+    steep += 0.5
+    return np.clip(steep, 0.0, 1.0, out=steep)
+
+
 def sample(array: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Bilinear samples of an H×W×C float32 array at N points (x, y); returns N×C."""
     count = xs.size

@@ -5,9 +5,11 @@ the original, so a refusal can quote it exactly), phrases are read longest-first
 `vocabulary.py`), the tags are split into clauses at punctuation and conjunctions, and each clause must be
 wholly accounted for by one family of operations: the background, the shadow, rotation, mirroring,
 framing, colour matching, tone looks, detail, or colour adjustments; or be a negation ("don't crop") or a
-constraint ("keep the colours"). `RULES` says which family reads a clause, in order of precedence, and
-`CONFLICTS` what cannot go together in the plan. A clause with a word that is neither filler nor
-understood refuses the whole instruction, before anything is charged.
+constraint ("keep the colours", "keep the label readable": a part kept is read as a part of the subject,
+whatever it is called); or be context that asks for nothing ("for amazon", "shot at night"). `RULES` says
+which family reads a clause, in order of precedence, and `CONFLICTS` what cannot go together in the plan.
+A clause with a word that is neither filler nor understood refuses the whole instruction, before anything
+is charged.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ BAD_REFERENCE = "bad_image_reference"
 OUT_OF_RANGE = "value_out_of_range"
 USE_SETTINGS = "use_settings"
 NOTHING_TO_DO = "nothing_to_do"
+AMBIGUOUS = "ambiguous_instruction"
 
 INTENSITY_ADJUST = {vocab.SLIGHT: 0.1, vocab.NORMAL: 0.2, vocab.STRONG: 0.4, vocab.EXTREME: 0.6}
 INTENSITY_BLUR = {vocab.SLIGHT: 0.3, vocab.NORMAL: 0.6, vocab.STRONG: 0.85, vocab.EXTREME: 1.0}
@@ -84,7 +87,17 @@ RECIPES: dict[str, list[tuple[str, float]]] = {
     "moody": [("brightness", -0.15), ("saturation", -0.2), ("warmth", -0.1), ("contrast", 0.1)],
     "vintage": [("sepia", 0.35), ("contrast", -0.15), ("saturation", -0.15)],
     "golden": [("warmth", 0.35), ("saturation", 0.1), ("brightness", 0.05)],
+    "summer": [("warmth", 0.2), ("saturation", 0.15), ("brightness", 0.1)],
+    "winter": [("warmth", -0.3), ("saturation", -0.1), ("brightness", 0.05)],
+    "autumn": [("warmth", 0.25), ("saturation", 0.05), ("contrast", 0.05)],
+    "cosy": [("warmth", 0.25), ("brightness", -0.05), ("contrast", -0.05)],
+    "airy": [("brightness", 0.2), ("contrast", -0.1), ("saturation", -0.05)],
+    "cinematic": [("contrast", 0.2), ("saturation", -0.15), ("brightness", -0.05)],
 }
+
+# Tags that describe the request (where it goes, why it looks so, that it should be "better") but ask for
+# nothing by themselves.
+CONTEXT_TAGS = frozenset(["FILLER", "CONJ", "PURPOSE", "CAUSE", "VAGUE"])
 
 DETERMINERS = frozenset(["the", "my", "this", "our", "your", "his", "her", "their", "these", "those", "its"])
 SUBJECT_SLOTS = frozenset(
@@ -116,13 +129,15 @@ SUBJECT_SLOTS = frozenset(
         "on",
         "crop",
         "zoom",
+        "so",
+        "for",
     ]
 )
 
 TOKEN_RE = re.compile(
     r"""
     (?P<hex>\#[0-9a-f]{6}(?![0-9a-z])|\#[0-9a-f]{3}(?![0-9a-z]))
-    |(?P<rgb>rgb\s*\(\s*\d{1,3}\s*,\s*\d{1,3}\s*,\s*\d{1,3}\s*\))
+    |(?P<rgb>rgb\s*\(?\s*\d{1,3}\s*,\s*\d{1,3}\s*,\s*\d{1,3}\s*\)?)
     |(?P<ratio>\d{1,3}(?:\.\d+)?\s*(?::|x|×|/)\s*\d{1,3}(?:\.\d+)?)(?![\d.%°])
     |(?P<tech>\d+(?:k|p|px|mp|dpi)\b)
     |(?P<number>[+\-−]?\d+(?:\.\d+)?)\s*(?P<unit>%|percent\b|per\s*cent\b|pct\b|°|degrees?\b|deg\b)?
@@ -163,7 +178,7 @@ class Clause:
 
     def content(self) -> list[Token]:
         """The tokens that ask for something (a destination such as "for amazon" is context, not a request)."""
-        return [token for token in self.tokens if token.tag not in ("FILLER", "CONJ", "PURPOSE")]
+        return [token for token in self.tokens if token.tag not in CONTEXT_TAGS]
 
 
 @dataclass
@@ -180,6 +195,8 @@ class _Context:
     explicit_crop: set[int] = field(default_factory=set)
     constraint_clause: dict[str, str] = field(default_factory=dict)
     from_recipe: set[int] = field(default_factory=set)
+    vague: str | None = None
+    """The first request for "better" without saying how ("look professional"), if any."""
 
     def add(self, operation: Operation, clause: Clause) -> None:
         self.plan.operations.append(operation)
@@ -408,29 +425,69 @@ def _tag(raw: list[Token]) -> list[Token]:
 # ------------------------------------------------------------------------------------------- clauses
 
 
-NEGATED_CONSTRAINTS = frozenset(["SHADOW", "CROP", "CHANGE", "BG", "SUBJECT", "WHOLE", "SOFT", "COLOURS", "INT"])
+NEGATED_CONSTRAINTS = frozenset(
+    ["SHADOW", "CROP", "CHANGE", "BG", "SUBJECT", "WHOLE", "SOFT", "COLOURS", "INT", "BLUR", "PORTRAIT"]
+)
 
 
 def _negated_constraint(before: list[Token], after: list[Token]) -> bool:
     """Whether a negation between `before` and `after` starts a constraint clause of its own."""
-    asked = [t for t in before if t.tag not in ("FILLER", "PURPOSE", "SUBJECT")]
+    asked = [t for t in before if t.tag not in CONTEXT_TAGS | {"SUBJECT"}]
     if not asked or any(t.tag in ("NEG", "KEEP") for t in asked):
         return False
-    rest = {t.tag for t in after if t.tag not in ("FILLER", "PURPOSE")}
+    rest = {t.tag for t in after if t.tag not in CONTEXT_TAGS}
     return bool(rest) and rest <= NEGATED_CONSTRAINTS and bool(rest & {"SHADOW", "CROP", "CHANGE", "SUBJECT"})
+
+
+# Tags that name a new background.
+BACKDROPS = ("BG", "GRADIENT", "TRANSPARENT")
+
+# Tags a noun can have: an unknown word, the subject, a thing in the picture.
+THINGS = frozenset(["WORD", "SUBJECT", "GENERATIVE"])
+
+
+def _keeps(tokens: list[Token]) -> bool:
+    """Whether a clause so far keeps something ("keep …", "don't blur …")."""
+    return any(t.tag == "KEEP" for t in tokens) or (
+        any(t.tag == "NEG" for t in tokens) and any(t.tag in ("BLUR", "PORTRAIT", "CROP", "CHANGE") for t in tokens)
+    )
+
+
+KEEP_VERBS = frozenset(["keep", "keeping", "preserve", "preserving", "retain", "maintain", "leave", "leaving"])
+
+
+def _asks(tokens: list[Token]) -> bool:
+    """Whether a clause so far asks for a change (not only names things, keeps them or refuses them)."""
+    return any(t.tag not in CONTEXT_TAGS | {"SUBJECT", "NEG", "KEEP", "WORD"} for t in tokens) and not any(
+        t.tag in ("NEG", "KEEP") for t in tokens
+    )
 
 
 def _split(tokens: list[Token], prompt: str) -> list[Clause]:
     groups: list[list[Token]] = [[]]
     for index, token in enumerate(tokens):
         if token.tag == "SEP":
+            after = next((t for t in tokens[index + 1 :] if t.tag != "FILLER"), None)
+            # "keep the cup, saucer and spoon": a comma in a list of things kept joins them too.
+            listed = after is not None and after.tag in THINGS
+            if listed and prompt[token.start : token.end].strip() == "," and _keeps(groups[-1]):
+                groups[-1].append(Token("FILLER", ",", token.start, token.end, (",",)))
+                continue
             groups.append([])
+            continue
+        # "remove background keep the spoon": a verb of keeping after a request starts a constraint of its own.
+        if token.tag == "KEEP" and token.words[0] in KEEP_VERBS and _asks(groups[-1]):
+            groups.append([token])
             continue
         if token.tag == "CONJ":
             before = next((t for t in reversed(tokens[:index]) if t.tag != "FILLER"), None)
             after = next((t for t in tokens[index + 1 :] if t.tag != "FILLER"), None)
             # "red and blue gradient": the conjunction joins two colours, not two clauses.
             if before is not None and after is not None and before.tag == after.tag == "COLOUR":
+                groups[-1].append(Token("FILLER", token.value, token.start, token.end, token.words))
+                continue
+            # "keep the cup and saucer", "keep her glasses and medals sharp": it joins the things kept.
+            if token.value in ("and", "plus") and _keeps(groups[-1]) and after is not None and after.tag in THINGS:
                 groups[-1].append(Token("FILLER", token.value, token.start, token.end, token.words))
                 continue
             groups.append([])
@@ -500,6 +557,70 @@ def _subject_slots(clause: Clause) -> None:
         for k in range(back + 1, index + 1):
             if tokens[k].tag in ("WORD", "COLOUR"):
                 tokens[k] = Token("SUBJECT", None, tokens[k].start, tokens[k].end, tokens[k].words)
+
+
+# What a clause that keeps something may say besides the things it names.
+KEEP_WORDS = frozenset(
+    ["KEEP", "NEG", "SUBJECT", "SHARPEN", "LEGIBLE", "WHOLE", "CENTRE", "COLOURS", "COLOUR", "BG", "CHANGE"]
+) | frozenset(["BLUR", "PORTRAIT", "CROP", "INT", "MOOD", "SHADOW", "WORD", "GENERATIVE"])
+
+
+def _kept_parts(clause: Clause) -> None:
+    """Read what a clause keeps ("keep her glasses sharp", "the label text stays readable", "don't blur her
+    hair") as a part of the subject, whatever it is called, or, for a thing of the setting ("keep the
+    sky"), as a part of the background. The engine keeps the subject whole and sharp in every operation,
+    so naming the part changes nothing it does; a new part ("add glasses") still needs a generative model."""
+    if not _keeps(clause.tokens) or not {t.tag for t in clause.content()} <= KEEP_WORDS:
+        return
+    if any(t.tag == "GENERATIVE" and t.value not in ("content", "scene") for t in clause.tokens):
+        return  # "keep it cartoon" asks for a style
+    tokens = clause.tokens
+    for index, token in enumerate(tokens):
+        if token.tag == "GENERATIVE" and token.value == "scene":
+            tokens[index] = Token("BG", None, token.start, token.end, token.words)
+        elif token.tag in ("WORD", "GENERATIVE"):
+            tokens[index] = Token("SUBJECT", None, token.start, token.end, token.words)
+    # A colour in a clause that keeps things describes one of them ("keep the red dress in colour").
+    kept = "BG" if clause.has("BG") and not clause.has("SUBJECT") else "SUBJECT"
+    for index, token in enumerate(tokens):
+        if token.tag == "COLOUR":
+            tokens[index] = Token(kept, None, token.start, token.end, token.words)
+
+
+# Verbs that ask for a thing to be put in the picture, not for its look ("add a sunset").
+ADDING_VERBS = frozenset(["add", "insert", "include", "replace", "swap", "put", "place", "draw", "paint"])
+
+
+def _light_looks(clause: Clause) -> None:
+    """Read a light named as a look ("like a sunset", "sunrise colours") as that look, unless the clause asks
+    for it as a thing ("a sunset background", "add a sunset", "replace the sky with a sunset")."""
+    looks = [i for i, t in enumerate(clause.tokens) if t.tag == "GENERATIVE" and t.words[0] in vocab.LIGHT_LOOKS]
+    if not looks or clause.has("BG", "REMOVE", "IMG") or set(clause.words()) & ADDING_VERBS:
+        return
+    if len([t for t in clause.tokens if t.tag == "GENERATIVE"]) > len(looks):
+        return
+    for index in looks:
+        token = clause.tokens[index]
+        clause.tokens[index] = Token("RECIPE", vocab.LIGHT_LOOKS[token.words[0]], token.start, token.end, token.words)
+
+
+def _preset_looks(tokens: list[Token]) -> list[Token]:
+    """ "Make it cinematic, 16:9": beside another shape, a preset that also names a look is that look."""
+
+    def shape(token: Token) -> float:
+        width, height = token.value[0] if token.tag == "ASPECT" else token.value
+        return float(width) / float(height) if height else math.inf
+
+    looks = [i for i, t in enumerate(tokens) if t.tag == "ASPECT" and " ".join(t.words) in vocab.PRESET_LOOKS]
+    others = [
+        t
+        for t in tokens
+        if t.tag in ("ASPECT", "RATIO") and all(abs(shape(t) - shape(tokens[i])) > 0.01 for i in looks)
+    ]
+    for index in looks if others else []:
+        token = tokens[index]
+        tokens[index] = Token("RECIPE", vocab.PRESET_LOOKS[" ".join(token.words)], token.start, token.end, token.words)
+    return tokens
 
 
 # ------------------------------------------------------------------------------------- interpretation
@@ -653,11 +774,15 @@ def _background(ctx: _Context, clause: Clause) -> None:
         "PLAIN",
         "CHANGE",
         "MATCH",
+        "INSTEAD",
     }
     if clause.has("SHADOW"):
         raise _not_understood(clause)
     images = clause.tags("IMG")
-    colours = [token.value for token in clause.tags("COLOUR")]
+    instead = next((i for i, t in enumerate(clause.tokens) if t.tag == "INSTEAD"), len(clause.tokens))
+    # "off-white instead of grey": what comes after "instead of" is what is replaced.
+    colour_tokens = [t for t in clause.tokens[:instead] if t.tag == "COLOUR"]
+    colours = [token.value for token in colour_tokens]
     if clause.has("ADJ", "ATTR", "RECIPE", "BW", "SEPIA") and not clause.has("BLUR", "PORTRAIT", "IMG"):
         raise _refuse(
             "Colour changes apply to the whole photo; the background itself can be removed, replaced (a "
@@ -683,7 +808,10 @@ def _background(ctx: _Context, clause: Clause) -> None:
         ctx.add(BlurBackground(strength), clause)
     elif clause.has("GRADIENT"):
         direction = next((str(t.value) for t in clause.tags("GDIR")), "vertical")
-        if len(colours) == 2:
+        if len(colours) == 2 and _soft_gradient(clause, colour_tokens):
+            start, end = (vocab.soften(vocab.base_colour(t.words) or t.value) for t in colour_tokens)
+            ctx.add(BackgroundGradient(start, end, direction), clause)
+        elif len(colours) == 2:
             ctx.add(BackgroundGradient(colours[0], colours[1], direction), clause)
         elif len(colours) == 1:
             base = colours[0]
@@ -719,6 +847,16 @@ def _background(ctx: _Context, clause: Clause) -> None:
             NOT_UNDERSTOOD,
             clause.text,
         )
+
+
+def _soft_gradient(clause: Clause, colours: list[Token]) -> bool:
+    """A gradient of two colours called soft as a whole ("soft blue to purple", "a soft gradient from blue to
+    pink"): a softening word before the first colour that the second lacks, or before the word "gradient"."""
+    first, second = colours
+    if first.words[0] in vocab.SOFTENING and second.words[0] not in vocab.SOFTENING:
+        return True
+    gradient = next(i for i, t in enumerate(clause.tokens) if t.tag == "GRADIENT")
+    return any(set(t.words) & vocab.SOFTENING for t in clause.tokens[:gradient] if t.tag == "SOFT")
 
 
 def _shadow(ctx: _Context, clause: Clause) -> None:
@@ -813,11 +951,24 @@ def _framing(ctx: _Context, clause: Clause) -> None:
             "INC",
             "WHOLE",
             "PLAIN",
+            "GDIR",
         },
     )
     aspect = _aspect_of(clause)
+    orientations = {str(t.value) for t in clause.tags("GDIR")}
+    if orientations - {"vertical", "horizontal"} or (orientations and aspect is None):
+        raise _not_understood(clause)
     if aspect is not None:
         ratio, label = aspect
+        # "a vertical 9:16": the orientation must agree with the shape.
+        if ("vertical" in orientations and ratio[0] >= ratio[1]) or (
+            "horizontal" in orientations and ratio[0] <= ratio[1]
+        ):
+            raise _refuse(
+                f"{ratio[0]}:{ratio[1]} is not {' and '.join(sorted(orientations))}; say the shape you want.",
+                CONTRADICTION,
+                clause.text,
+            )
         mode = "extend" if clause.has("EXTEND") else "crop"
         if clause.has("CLOSE", "CENTRE", "MARGIN"):
             ctx.add(FrameSubject(tight=clause.has("CLOSE")), clause)
@@ -865,10 +1016,12 @@ def _recipe(ctx: _Context, clause: Clause, name: str, scale: float) -> None:
 
 def _tone(ctx: _Context, clause: Clause) -> None:
     _leftover(
-        clause, {"BW", "SEPIA", "RECIPE", "ENHANCE", "INT", "PCT", "NUM", "CHANGE", "COLOURS", "MOOD", "INC", "CONVERT"}
+        clause,
+        {"BW", "SEPIA", "RECIPE", "ENHANCE", "INT", "PCT", "NUM", "CHANGE", "COLOURS", "MOOD", "MATCH", "INC"}
+        | {"CONVERT"},
     )
     families = sum(1 for tag in ("BW", "SEPIA", "RECIPE", "ENHANCE") if clause.has(tag))
-    if families > 1 or len(clause.tags("RECIPE")) > 1:
+    if families > 1:
         raise _not_understood(clause)
     if clause.has("BW"):
         if clause.has("PCT", "NUM") or _intensity(clause) != vocab.NORMAL:
@@ -888,7 +1041,8 @@ def _tone(ctx: _Context, clause: Clause) -> None:
         scale = value / 100 if value is not None else INTENSITY_SCALE[_intensity(clause)]
         if not 0 < scale <= 2.5:
             raise _refuse("The amount must be between 1% and 250%.", OUT_OF_RANGE, clause.text)
-        _recipe(ctx, clause, str(clause.tags("RECIPE")[0].value), scale)
+        for name in dict.fromkeys(str(t.value) for t in clause.tags("RECIPE")):
+            _recipe(ctx, clause, name, scale)  # "warm cosy autumn tones": the looks add up
 
 
 def _detail(ctx: _Context, clause: Clause) -> None:
@@ -1189,6 +1343,9 @@ def _negation(ctx: _Context, clause: Clause) -> None:
         return
     if tags <= {"CHANGE", "WHOLE"} and tags:
         return  # "don't change anything else": nothing beyond the plan is changed anyway
+    if tags & {"BLUR", "PORTRAIT"} and "SUBJECT" in tags and tags <= {"BLUR", "PORTRAIT", "SUBJECT", "INT", "SHARPEN"}:
+        ctx.plan.keep_sharp = True  # "don't blur her hair": the subject is never blurred
+        return
     families = {
         "ROTATE": "rotate",
         "MIRROR": "mirror",
@@ -1222,7 +1379,7 @@ def _keep(ctx: _Context, clause: Clause) -> None:
         ctx.plan.keep_colours = True
         ctx.constraint_clause["keep_colours"] = clause.text
         return
-    if "BG" in tags and tags <= {"BG", "SUBJECT"}:
+    if "BG" in tags and tags <= {"BG", "SUBJECT", "SHARPEN", "LEGIBLE"}:  # "keep the sky sharp" too
         ctx.plan.keep_background = True
         ctx.constraint_clause["keep_background"] = clause.text
         return
@@ -1234,8 +1391,15 @@ def _keep(ctx: _Context, clause: Clause) -> None:
         ctx.plan.no_crop = True
         ctx.constraint_clause["no_crop"] = clause.text
         return
-    if tags & {"SUBJECT", "SHARPEN"} and tags <= {"SUBJECT", "SHARPEN", "WHOLE", "CENTRE"}:
-        if "SHARPEN" in tags:
+    if "SHADOW" in tags and tags <= {"SHADOW", "SUBJECT", "BG"}:
+        raise _refuse(
+            "A cut-out leaves the photo's own shadow behind; say “with a soft shadow” for a new one under the "
+            "subject.",
+            NOT_UNDERSTOOD,
+            clause.text,
+        )
+    if tags & {"SUBJECT", "SHARPEN", "LEGIBLE"} and tags <= {"SUBJECT", "SHARPEN", "LEGIBLE", "WHOLE", "CENTRE"}:
+        if tags & {"SHARPEN", "LEGIBLE"}:
             # "keep me sharp", "keep the face in focus": the subject is never blurred or softened, and its
             # colours may still change with the rest of the photo.
             ctx.plan.keep_sharp = True
@@ -1288,7 +1452,7 @@ def _names_setting(clause: Clause) -> bool:
 
 def _asks_more(clause: Clause) -> bool:
     """Whether the clause asks for more than a shape."""
-    return any(t.tag not in ("ASPECT", "RATIO", "SUBJECT", "CHANGE", "INC") for t in clause.content())
+    return any(t.tag not in ("ASPECT", "RATIO", "SUBJECT", "CHANGE", "INC", "GDIR") for t in clause.content())
 
 
 def _placed_on(clause: Clause) -> bool:
@@ -1322,10 +1486,40 @@ def _unread(ctx: _Context, clause: Clause) -> None:
 
 
 def _shape_first(ctx: _Context, clause: Clause) -> None:
-    """ "square white background", "16:9 black and white": frame the shape, then read the rest alone."""
-    shapes = [t for t in clause.tokens if t.tag in ("ASPECT", "RATIO")]
+    """ "square white background", "16:9 black and white": frame the shape, then read the rest alone. Beside
+    a background, the words that say how to reach the shape go with it ("square crop on white")."""
+    framing = ("ASPECT", "RATIO", "CROP", "EXTEND") if clause.has(*BACKDROPS) else ("ASPECT", "RATIO")
+    shapes = [t for t in clause.tokens if t.tag in framing]
     _framing(ctx, Clause(shapes, clause.text))
-    _read(ctx, Clause([t for t in clause.tokens if t not in shapes], clause.text))
+    rest = Clause([t for t in clause.tokens if t not in shapes], clause.text)
+    if clause.has("EXTEND") and {t.tag for t in rest.content()} <= {"BG", "SUBJECT"}:
+        return  # "extend the background to 16:9": the background is what is extended
+    _read(ctx, rest)
+
+
+def _effect(ctx: _Context, clause: Clause) -> None:
+    raise _refuse(
+        "The offline engine has no glow, haze or grain effects; it changes backgrounds, colours, framing and "
+        "sharpness.",
+        NOT_UNDERSTOOD,
+        clause.text,
+    )
+
+
+def _tonal(ctx: _Context, clause: Clause) -> None:
+    raise _refuse(
+        "The offline engine changes the tones of the whole photo at once; it can't lighten, darken or remove "
+        "the shadows or highlights on their own. “Brighter”, “less contrast” or “auto enhance” change them "
+        "with the rest.",
+        NOT_UNDERSTOOD,
+        clause.text,
+    )
+
+
+def _look_and_adjust(ctx: _Context, clause: Clause) -> None:
+    """ "warm sunset tones", "cosy but brighter": the look, then the adjustment beside it."""
+    _tone(ctx, Clause([t for t in clause.tokens if t.tag not in ("ADJ", "ATTR", "STATE")], clause.text))
+    _adjust(ctx, Clause([t for t in clause.tokens if t.tag != "RECIPE"], clause.text))
 
 
 def _background_image(ctx: _Context, clause: Clause) -> None:
@@ -1369,9 +1563,12 @@ RULES: tuple[Rule, ...] = (
     _rule(_new_content, "GENERATIVE"),
     _rule(_use_settings, "SETTING", test=_names_setting),
     _rule(_unread, "WORD"),
+    _rule(_tonal, "TONAL"),
+    _rule(_effect, "EFFECT"),
     # A shape beside another request is framed first and the rest read alone ("square white background",
     # "16:9 without cropping"), unless the clause frames, keeps or turns the picture itself ("crop to square").
     _rule(_shape_first, "ASPECT RATIO", "NEG", test=_asks_more),
+    _rule(_shape_first, "ASPECT RATIO", " ".join(BACKDROPS), lacks="NEG"),  # "square crop on a white background"
     _rule(_shape_first, "ASPECT RATIO", lacks="CROP EXTEND CENTRE CLOSE MARGIN NOOP KEEP ROTATE", test=_asks_more),
     _rule(_negation, "NEG"),
     _rule(_match, "IMG", "COLOURS MOOD MATCH", lacks="BG"),  # "keep the colours of image 2" matches them
@@ -1385,8 +1582,9 @@ RULES: tuple[Rule, ...] = (
     _rule(_cast, test=_is_cast),
     _rule(_rotate, "ROTATE DEG UPSIDE"),
     _rule(_framing, "CROP EXTEND ASPECT RATIO CENTRE CLOSE MARGIN NOOP"),
-    _rule(_match, "MATCH", "COLOURS MOOD"),
+    _rule(_match, "MATCH", "COLOURS MOOD", lacks="RECIPE BW SEPIA"),  # "look like golden hour" is a look
     _rule(_match, "IMG"),
+    _rule(_look_and_adjust, "RECIPE", "ADJ ATTR STATE"),
     _rule(_tone, "BW SEPIA RECIPE ENHANCE"),
     _rule(_detail, "SHARPEN DENOISE NOISY"),
     _rule(_detail, "ATTR", test=_names_detail),  # "more sharpness", "less noise"
@@ -1405,6 +1603,8 @@ def _read(ctx: _Context, clause: Clause) -> None:
 
 def _interpret(ctx: _Context, clause: Clause) -> None:
     _subject_slots(clause)
+    _kept_parts(clause)
+    _light_looks(clause)
     _read(ctx, _lack(clause))
 
 
@@ -1624,6 +1824,13 @@ def _check(ctx: _Context) -> EditPlan:
     for conflict in CONFLICTS:
         conflict.check(ctx)
     _combine(ctx.plan)
+    if not ctx.plan.operations and not ctx.plan.no_crop and ctx.vague is not None:
+        raise _refuse(
+            f"“{ctx.vague}” can mean many different edits; say which, e.g. “white background”, “brighter”, "
+            "“more contrast” or “crop to 16:9”.",
+            AMBIGUOUS,
+            ctx.prompt.strip()[:200],
+        )
     if not ctx.plan.operations and not ctx.plan.no_crop:
         raise _refuse(f"It doesn't ask for a change. {EXAMPLES}", NOTHING_TO_DO, ctx.prompt.strip()[:200])
     return ctx.plan
@@ -1633,7 +1840,7 @@ def parse(prompt: str, image_count: int = 1) -> EditPlan:
     """Turn an instruction into an EditPlan, or raise BackendRefused quoting the clause it cannot do."""
     if not prompt or not prompt.strip():
         raise _refuse(f"The instruction is empty. {EXAMPLES}", NOTHING_TO_DO, None)
-    tokens = _tag(_lex(prompt))
+    tokens = _preset_looks(_tag(_lex(prompt)))
     clauses = _split(tokens, prompt)
     if not clauses:
         raise _refuse(f"It doesn't ask for a change. {EXAMPLES}", NOTHING_TO_DO, prompt.strip()[:200])
@@ -1650,8 +1857,15 @@ def parse(prompt: str, image_count: int = 1) -> EditPlan:
             continue
         if previous is not None and content and all(t.tag == "FIX" for t in content):
             continue  # "it's too green, fix it": the clause before says what to fix
-        if clause.has("PURPOSE") and all(t.tag == "SUBJECT" for t in content):
-            continue  # "product photo for shopify": where it is going, which asks for nothing by itself
+        # What a request for "better" may say beside it: "make it look more eye-catching".
+        vague_words = {"SUBJECT", "MOOD", "MATCH", "INC", "INT"} if clause.has("VAGUE") else {"SUBJECT"}
+        if clause.has(*CONTEXT_TAGS - {"FILLER", "CONJ"}) and all(t.tag in vague_words for t in content):
+            # "product photo for shopify", "it was shot at night", "make it look professional": where it is
+            # going, why it looks so, that it should be better; none asks for a change by itself.
+            vague = clause.tags("VAGUE")
+            if vague and ctx.vague is None:
+                ctx.vague = " ".join(vague[0].words)
+            continue
         if content and all(t.tag == "SUBJECT" for t in content):
             raise _not_understood(clause, content)
         _interpret(ctx, clause)

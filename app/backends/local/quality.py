@@ -1,8 +1,10 @@
 """What the quality setting changes in the offline engine.
 
-- low: masks at 512 px (long edge); the mask is feathered and scaled up with no edge refinement (softer,
-  less exact edges; the old background's colour is still cleaned from them); bilinear resampling (bicubic
-  when enlarging more than 1.5×, where bilinear shows the source's pixel grid); no output sharpening.
+- low: masks at 512 px (long edge); a product's outline is unmixed at that size, feathered and, scaled
+  up, steepened back to a soft edge about half a mask pixel wide and centred on the outline, with no
+  refinement at output size (softer edges, never notched or spilling past the subject; the old
+  background's colour is still cleaned from them); bilinear resampling (bicubic when enlarging more than
+  1.5×, where bilinear shows the source's pixel grid); no output sharpening.
 - medium: masks at 1024 px; edges refined (a guided filter aligns a person's outline with the picture and
   their edge colours are re-estimated by blur fusion; a product's edge is unmixed at output pixels from
   the plain backdrop); bicubic resampling; light output sharpening.

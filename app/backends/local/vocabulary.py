@@ -152,6 +152,14 @@ COLOUR_MODIFIERS: dict[str, float] = {
 }
 
 
+# Words that dull a colour: its saturation is scaled by this ("muted green", "dusty rose").
+DULLING_MODIFIERS: dict[str, float] = {"muted": 0.45, "dusty": 0.4, "dusky": 0.4}
+
+# A soft colour is a pastel: at least this light, at most this saturated (HLS).
+SOFT_LIGHTNESS = 0.75
+SOFT_SATURATION = 0.5
+
+
 def _css_colour(name: str) -> tuple[int, int, int] | None:
     code = ImageColor.colormap.get(name)
     if code is None:
@@ -164,6 +172,19 @@ def _shift_lightness(rgb: tuple[int, int, int], delta: float) -> tuple[int, int,
     hue, lightness, saturation = colorsys.rgb_to_hls(*(channel / 255 for channel in rgb))
     lightness = min(0.97, max(0.03, lightness + delta))
     red, green, blue = colorsys.hls_to_rgb(hue, lightness, saturation)
+    return (round(red * 255), round(green * 255), round(blue * 255))
+
+
+def _scale_saturation(rgb: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
+    hue, lightness, saturation = colorsys.rgb_to_hls(*(channel / 255 for channel in rgb))
+    red, green, blue = colorsys.hls_to_rgb(hue, lightness, saturation * factor)
+    return (round(red * 255), round(green * 255), round(blue * 255))
+
+
+def soften(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The pastel of a colour: lighter and less saturated, the same hue ("a soft blue to purple gradient")."""
+    hue, lightness, saturation = colorsys.rgb_to_hls(*(channel / 255 for channel in rgb))
+    red, green, blue = colorsys.hls_to_rgb(hue, max(lightness, SOFT_LIGHTNESS), min(saturation, SOFT_SATURATION))
     return (round(red * 255), round(green * 255), round(blue * 255))
 
 
@@ -189,6 +210,7 @@ ISH_COLOURS: dict[str, str] = {
 
 def colour_from_words(words: list[str]) -> tuple[int, int, int] | None:
     """The colour that one to three words name ("white", "light grey", "navy blue"), or None."""
+    words = [word for word in words if word != "-"]  # "off-white", "navy-blue"
     if len(words) == 1 and words[0] in ISH_COLOURS:
         words = [ISH_COLOURS[words[0]]]
     phrase = " ".join(words)
@@ -205,7 +227,18 @@ def colour_from_words(words: list[str]) -> tuple[int, int, int] | None:
         if base is not None:
             delta = COLOUR_MODIFIERS[words[0]]
             return base if delta == 0 else _shift_lightness(base, delta)
+    if len(words) >= 2 and words[0] in DULLING_MODIFIERS:
+        base = colour_from_words(words[1:])
+        if base is not None:
+            return _scale_saturation(base, DULLING_MODIFIERS[words[0]])
     return None
+
+
+def base_colour(words: tuple[str, ...] | list[str]) -> tuple[int, int, int] | None:
+    """The colour named without its first word when that word only softens it ("soft blue" -> blue)."""
+    if len(words) >= 2 and words[0] in SOFTENING:
+        return colour_from_words(list(words[1:]))
+    return colour_from_words(list(words))
 
 
 def lighter(rgb: tuple[int, int, int], amount: float = 0.25) -> tuple[int, int, int]:
@@ -345,7 +378,6 @@ _add(
     "desaturated",
     "muted",
     "mute",
-    "washed out",
 )
 _add("ADJ", ("warmth", 1), "warmer", "warm", "warm up", "warmed", "warmer tones", "warm tones")
 _add("ADJ", ("warmth", -1), "cooler", "cool", "colder", "cold", "cool down", "cooled", "cool tones", "cooler tones")
@@ -368,6 +400,8 @@ INVERSE_ATTRIBUTES: frozenset[str] = frozenset(["darkness", "dimness", "coolness
 # States that are themselves a complaint: "it's overexposed" means "it is too bright".
 _add("STATE", ("brightness", 1), "overexposed", "over exposed", "over - exposed", "blown out")
 _add("STATE", ("brightness", -1), "underexposed", "under exposed", "under - exposed")
+_add("STATE", ("saturation", -1), "washed out", "washed - out", "dull", "lifeless", "faded out")
+_add("STATE", ("contrast", -1), "flat", "looks flat", "too flat")
 # Too much or too little of something ("too dark", "too much contrast", "not enough light"). A bare "too"
 # is read as excess only right before what it qualifies (the parser decides); elsewhere it means "also".
 _add(
@@ -1061,25 +1095,6 @@ _add(
     "logo",
     "watermark",
     "caption",
-    "sky",
-    "sunset",
-    "beach",
-    "forest",
-    "city",
-    "street",
-    "room",
-    "office",
-    "kitchen",
-    "table",
-    "floor",
-    "wall",
-    "grass",
-    "mountains",
-    "mountain",
-    "snowy",
-    "ocean",
-    "sea",
-    "clouds",
     "smile",
     "smiling",
     "eyes",
@@ -1108,8 +1123,6 @@ _add(
     "dog",
     "cat",
     "car",
-    "scene",
-    "landscape",
     "add text",
     "words",
     "replace the sky",
@@ -1131,6 +1144,32 @@ _add(
     "expression",
     "pose",
     "lighting direction",
+)
+# Things of the setting (a new one needs a generative model; "keep the sky" asks to keep part of the background).
+_add(
+    "GENERATIVE",
+    "scene",
+    "sky",
+    "sunset",
+    "beach",
+    "forest",
+    "city",
+    "street",
+    "room",
+    "office",
+    "kitchen",
+    "table",
+    "floor",
+    "wall",
+    "grass",
+    "mountains",
+    "mountain",
+    "snowy",
+    "ocean",
+    "sea",
+    "clouds",
+    "scene",
+    "landscape",
 )
 
 # Words that carry no meaning of their own here.
@@ -1464,3 +1503,133 @@ _add("SETTING", "resolution", "16k", "5k", "480p", "1440p", "2160p", "4320p", "1
 _add("ADJ", ("saturation", 1), "saturated")
 _add("FILLER", None, "in front of", "on top of", "front", "top", "side", "sides")
 _add("PORTRAIT", None, "bokeh", "bokeh effect", "background bokeh")
+
+# What a part of the subject is kept as ("keep the label readable", "her glasses sharp"): the engine never
+# blurs or softens the subject, so these hold for every operation it has.
+_add("LEGIBLE", None, "readable", "legible", "visible", "recognisable", "recognizable", "clearly visible")
+_add("KEEP", None, "accurate", "true to life", "true to the product", "true", "in place")
+# Tonal ranges: the engine changes the whole photo's tones at once, never shadows or highlights on their own.
+_add(
+    "TONAL",
+    None,
+    "shadows",
+    "the shadows",
+    "highlights",
+    "the highlights",
+    "midtones",
+    "mid tones",
+    "mid - tones",
+    "blacks",
+    "whites",
+)
+_add("ADJ", ("contrast", 1), "high contrast", "higher contrast")
+_add("ADJ", ("contrast", -1), "low contrast", "lower contrast")
+# Why the picture looks as it does ("from the fluorescent lights", "it was shot at night"): context for a
+# complaint, which asks for nothing by itself.
+_add(
+    "CAUSE",
+    None,
+    "indoor lighting",
+    "indoor light",
+    "indoor lights",
+    "indoors",
+    "fluorescent",
+    "fluorescent lights",
+    "fluorescent lighting",
+    "tungsten",
+    "tungsten light",
+    "incandescent",
+    "lamp",
+    "lamps",
+    "light bulbs",
+    "at night",
+    "shot at night",
+    "taken at night",
+    "in the shade",
+    "overcast",
+    "on my phone",
+    "with my phone",
+    "phone camera",
+)
+# Asking for "professional" without saying how: context beside a real request, refused when it is all there is.
+_add(
+    "VAGUE",
+    None,
+    "look professional",
+    "professional look",
+    "professional feel",
+    "clean and professional",
+    "look clean and professional",
+    "look clean",
+    "clean look",
+    "look more professional",
+    "more professional",
+    "professional looking",
+    "look expensive",
+    "look more expensive",
+    "more expensive",
+    "expensive looking",
+    "premium",
+    "look premium",
+    "more premium",
+    "luxurious",
+    "luxury",
+    "high end",
+    "high - end",
+    "aesthetic",
+    "more aesthetic",
+    "aesthetically pleasing",
+    "nicer",
+    "look nicer",
+    "prettier",
+    "beautiful",
+    "stunning",
+    "eye catching",
+    "eye - catching",
+    "more eye catching",
+    "stand out",
+    "stand out more",
+    "more appealing",
+    "appealing",
+    "more attractive",
+    "clickable",
+    "more clickable",
+    "polished",
+    "more polished",
+    "look good",
+    "amazing",
+)
+# Looks named by a season, a light or a medium (see the parser's RECIPES).
+_add("RECIPE", "golden", "sunset tones", "sunset colours", "sunset colors", "sunset vibe", "sunset vibes")
+_add("RECIPE", "golden", "sunset look", "sunset feel", "sunset light", "sunset lighting", "like a sunset")
+_add("RECIPE", "golden", "sun is setting", "warm glow", "golden glow")
+_add("RECIPE", "summer", "summer", "summery", "summer vibe", "summer vibes", "summer feel", "summertime")
+_add("RECIPE", "winter", "winter", "wintry", "wintery", "winter feel", "winter vibe", "wintertime", "icy", "frosty")
+_add("RECIPE", "autumn", "autumn", "autumnal", "autumn vibe", "fall vibes", "fall colours", "fall colors")
+_add("RECIPE", "cosy", "cosy", "cozy", "cosier", "cozier", "hygge")
+_add("RECIPE", "airy", "light and airy", "bright and airy", "airy")
+_add("RECIPE", "cinematic", "cinematic look", "cinematic feel", "cinematic vibe", "cinematic grade")
+_add("RECIPE", "cinematic", "cinematic colour grade", "cinematic color grade", "cinematic colours")
+_add("RECIPE", "cinematic", "cinematic colors", "cinematic tones", "filmic", "movie look", "film grade")
+_add("RECIPE", "vibrant", "pops", "popping", "make them pop", "make the colours pop", "make the colors pop")
+# A light named as a look ("like a sunset"), unless the clause asks for it as a thing (see the parser).
+LIGHT_LOOKS: dict[str, str] = {"sunset": "golden", "sunrise": "golden"}
+_add("GENERATIVE", "scene", "sunrise")
+# Presets that name a look as well as a shape: beside another shape, the word is the look.
+PRESET_LOOKS: dict[str, str] = {"cinematic": "cinematic"}
+# What is replaced, not wanted: "off-white instead of grey".
+_add("INSTEAD", None, "instead of", "rather than", "in place of")
+_add("PURPOSE", None, "feed", "instagram feed", "grid", "instagram grid", "thumbnail size", "my channel", "channel")
+_add("FILLER", None, "headshot", "selfie", "snapshot", "make sure", "ensure that", "so that", "flat lay", "flatlay")
+_add("CROP", None, "cutting", "cutting off", "cuts off", "cut anything off", "chop", "chopping", "chop off")
+_add("CLOSE", None, "fill the frame", "fills the frame", "filling the frame", "fill more of the frame")
+# Colour words that soften a colour: paler and less saturated ("muted green", "a soft blue to purple gradient").
+SOFTENING: frozenset[str] = frozenset(["soft", "pastel", "pale", "gentle"])
+MAX_PHRASE_WORDS = max(len(phrase.split()) for phrase in PHRASES)
+_add("INC", None, "lift", "lifted", "recover")
+_add("RECIPE", "golden", "sunny day", "sunnier")
+MAX_PHRASE_WORDS = max(len(phrase.split()) for phrase in PHRASES)
+_add("FILLER", None, "only", "gets", "got", "getting", "taken", "photographed")
+# Effects the engine does not have (not new content: a classical filter could make them).
+_add("EFFECT", None, "glow", "dreamy", "haze", "hazy", "bloom", "orton", "light leak", "light leaks", "halation")
+MAX_PHRASE_WORDS = max(len(phrase.split()) for phrase in PHRASES)

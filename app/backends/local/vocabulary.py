@@ -139,9 +139,6 @@ EXTRA_COLOURS: dict[str, tuple[int, int, int]] = {
 # Words that turn a base colour lighter or darker: word -> lightness change in HLS.
 COLOUR_MODIFIERS: dict[str, float] = {
     "light": 0.22,
-    "pale": 0.3,
-    "pastel": 0.3,
-    "soft": 0.15,
     "dark": -0.22,
     "deep": -0.28,
     "bright": 0.0,
@@ -222,6 +219,10 @@ def colour_from_words(words: list[str]) -> tuple[int, int, int] | None:
     css = _css_colour(joined)
     if css is not None:
         return css
+    if len(words) >= 2 and words[0] in SOFTENING:
+        base = colour_from_words(words[1:])
+        if base is not None:
+            return soften(base)  # "soft blue", "pale pink": a pastel, lighter and less saturated
     if len(words) >= 2 and words[0] in COLOUR_MODIFIERS:
         base = colour_from_words(words[1:])
         if base is not None:

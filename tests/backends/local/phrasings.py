@@ -292,8 +292,9 @@ PHRASINGS: tuple[Phrasing, ...] = (
     accepts("Soft gradient from peach to lavender behind the candle", "BackgroundGradient", source="pastel"),
     accepts("Light grey gradient background", "BackgroundGradient", source="shopify"),
     accepts("Muted green background", "BackgroundColour:#235D23", source="pastel"),
+    accepts("Soft blue background for my product shots", "BackgroundColour:#9F9FDF", source="pastel"),
     accepts("Dusty rose background", "BackgroundColour:#D194A8", source="pastel"),
-    accepts("Make the background a soft beige", "BackgroundColour:#FCFCF3", source="pastel"),
+    accepts("Make the background a soft beige", "BackgroundColour:#F4F4DD", source="pastel"),
     accepts("Sage green backdrop for my candles", "BackgroundColour:#B2AC88", source="etsy"),
     # Video editors and thumbnails: frames.
     accepts(

@@ -66,8 +66,8 @@ PHRASINGS = [
     ),
     (
         1,
-        "a soft blue gradient background",
-        ["Replace the background with a vertical gradient from #CDCDFF to #4D4DFF"],
+        "a soft blue gradient background",  # soft: a pastel blue (issue 11), into a lighter one
+        ["Replace the background with a vertical gradient from #F4F4FB to #9F9FDF"],
         None,
     ),
     (1, "blur the background", ["Blur the background (portrait mode)"], None),

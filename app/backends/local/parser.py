@@ -1398,7 +1398,9 @@ def _keep(ctx: _Context, clause: Clause) -> None:
             NOT_UNDERSTOOD,
             clause.text,
         )
-    if tags & {"SUBJECT", "SHARPEN", "LEGIBLE"} and tags <= {"SUBJECT", "SHARPEN", "LEGIBLE", "WHOLE", "CENTRE"}:
+    # "keep me centred", "keep it centred": with no part named, what is kept centred is the subject.
+    names_subject = bool(tags & {"SUBJECT", "SHARPEN", "LEGIBLE"}) or tags == {"CENTRE"}
+    if names_subject and tags <= {"SUBJECT", "SHARPEN", "LEGIBLE", "WHOLE", "CENTRE"}:
         if tags & {"SHARPEN", "LEGIBLE"}:
             # "keep me sharp", "keep the face in focus": the subject is never blurred or softened, and its
             # colours may still change with the rest of the photo.
@@ -1632,8 +1634,8 @@ def _family(op: Operation) -> str | None:
     return FAMILIES.get(type(op))
 
 
-def _contradiction(first: str, second: str) -> BackendRefused:
-    return _refuse(f"It contradicts “{first}”; remove one of the two.", CONTRADICTION, second)
+def _contradiction(first: str, second: str, advice: str = "remove one of the two.") -> BackendRefused:
+    return _refuse(f"It contradicts “{first}”; {advice}", CONTRADICTION, second)
 
 
 def _of(plan: EditPlan, kinds: type | tuple[type, ...]) -> list[Operation]:
@@ -1666,13 +1668,15 @@ class Differ:
     kinds: type | tuple[type, ...]
     key: Callable[[Any], object] = lambda op: op
     quote_last: bool = True
+    advice: str = "remove one of the two."
+    """What to do instead."""
 
     def check(self, ctx: _Context) -> None:
         found = _of(ctx.plan, self.kinds)
         differing = [op for op in found if self.key(op) != self.key(found[0])]
         if differing:
             refused = found[-1] if self.quote_last else differing[0]
-            raise _contradiction(ctx.sources[id(found[0])], ctx.sources[id(refused)])
+            raise _contradiction(ctx.sources[id(found[0])], ctx.sources[id(refused)], self.advice)
 
 
 @dataclass(frozen=True)
@@ -1749,7 +1753,8 @@ CONFLICTS: tuple[Conflict, ...] = (
     Excludes(BlackAndWhite, Sepia),
     Differ(MatchColours),
     Opposed(),
-    Differ(Frame, key=lambda op: (op.aspect, op.mode)),  # the label is only how the shape was named
+    Differ(Frame, key=lambda op: (op.aspect, op.mode),  # the label is only how the shape was named
+           advice="an edit makes one shape, so remove one (or run the edit once for each)."),
     Breaks("no_crop", Frame, when=lambda ctx, op: id(op) in ctx.explicit_crop),  # "crop to square", "don't crop"
     Differ(FrameSubject),
     Breaks("no_crop", FrameSubject, when=lambda ctx, op: op.tight),

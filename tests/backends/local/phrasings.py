@@ -56,6 +56,7 @@ SOURCES = {
     "theeditingstudio.co 'warm nostalgic editing style')",
     "linkedin": "LinkedIn headshot guides (editthispic.com/guides/linkedin-profile-photo-guide: centre the "
     "face, neutral background; smprotips.com)",
+    "trial": "a new-user trial of this product (issue 11's way of testing): a creator's own words",
     "generative": "requests that need new pixels, as asked on retouching forums (teeth, blemishes, "
     "people in the background, text on the image)",
 }
@@ -318,6 +319,9 @@ PHRASINGS: tuple[Phrasing, ...] = (
     accepts("Rotate it 90 degrees", "Rotate:90", source="vertical"),
     accepts("It's upside down, fix it", "Rotate:180", source="ebay"),
     accepts("Flip it horizontally", "Mirror:horizontal", source="thumbnail"),
+    accepts("Make it a YouTube thumbnail, keep me centred", "Frame:16:9:crop", "FrameSubject:centre", "keep:subject",
+            source="trial"),
+    refuses("YouTube thumbnail and Instagram story", CONTRADICTORY, source="trial"),
     refuses("Make it a horizontal 9:16", CONTRADICTORY, source="vertical"),
     refuses("Crop to 16:9 but don't crop", CONTRADICTORY, source="vertical"),
     refuses("Straighten the horizon", OUTSIDE, source="ebay"),

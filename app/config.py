@@ -108,7 +108,10 @@ class Settings(BaseSettings):
     rate_limit_login_per_address: str = "10/minute;50/hour"
     """Failed log-ins per client address, whatever the email (password spraying)."""
     rate_limit_signup_per_address: str = "5/hour"
-    """Sign-up attempts per client address."""
+    """Sign-ups per client address: accounts made, and answers that an address is taken. A sign-up refused
+    for bad input (a common password, a mistyped address) counts only against the next rule."""
+    rate_limit_signup_attempts_per_address: str = "20/hour"
+    """Sign-up attempts of any outcome per client address (a bound on scripted probes)."""
     rate_limit_estimate_per_address: str = "120/minute"
     """Price estimates per client address (anyone may ask, signed in or not)."""
     rate_limit_submit_per_user: str = "30/minute"
@@ -154,6 +157,7 @@ class Settings(BaseSettings):
         return value.strip().lower()
 
     @field_validator("rate_limit_login_per_account", "rate_limit_login_per_address", "rate_limit_signup_per_address",
+                     "rate_limit_signup_attempts_per_address",
                      "rate_limit_estimate_per_address", "rate_limit_submit_per_user", "rate_limit_api_key",
                      "rate_limit_export_per_user",
                      "rate_limit_password_reset_per_address", "rate_limit_password_reset_per_email",

@@ -7,11 +7,13 @@ refused with TooManyRequests (429 `rate_limited`, `Retry-After`).
 
 How routes use it:
 
-- per client address, as a dependency: `dependencies=[SignupLimited]`, `[EstimateLimited]`;
+- per client address, as a dependency: `dependencies=[EstimateLimited]`, or from a page that shows the refusal
+  on its form: `hit_address(context, PASSWORD_RESET_ADDRESS, address)`;
 - per API key, as a router dependency: `ApiKeyLimited` (a no-op without `Authorization: Bearer`);
 - per person or anything else, from a route or a service: `hit(context, SUBMIT, principal.user_id)`;
 - log-in: `before_login(context, email, address)` before the password is checked, and
   `after_failed_login(context, email, address)` when it was wrong (`address` from `ClientAddress`);
+- sign-up: `with signup_attempt(context, address):` around making the account;
 - free credits: `take_signup_grant(context, address)` says whether this sign-up gets SIGNUP_CREDITS.
 """
 
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 LOGIN_ACCOUNT = "login_account"
 LOGIN_ADDRESS = "login_address"
 SIGNUP = "signup"
+SIGNUP_ATTEMPT = "signup_attempt"
 SIGNUP_GRANT = "signup_grant"
 ESTIMATE = "estimate"
 SUBMIT = "submit"
@@ -62,6 +65,7 @@ RULES: dict[str, Callable[[Settings], str]] = {
     LOGIN_ACCOUNT: lambda s: s.rate_limit_login_per_account,
     LOGIN_ADDRESS: lambda s: s.rate_limit_login_per_address,
     SIGNUP: lambda s: s.rate_limit_signup_per_address,
+    SIGNUP_ATTEMPT: lambda s: s.rate_limit_signup_attempts_per_address,
     SIGNUP_GRANT: lambda s: f"{s.signup_grants_per_address_per_day}/day",
     ESTIMATE: lambda s: s.rate_limit_estimate_per_address,
     SUBMIT: lambda s: s.rate_limit_submit_per_user,
@@ -79,6 +83,7 @@ MESSAGES = {
     LOGIN_ACCOUNT: "Too many failed log-ins. Wait {wait} before trying again.",
     LOGIN_ADDRESS: "Too many failed log-ins. Wait {wait} before trying again.",
     SIGNUP: "Too many sign-ups from your network. Wait {wait} before trying again.",
+    SIGNUP_ATTEMPT: "Too many sign-up attempts from your network. Wait {wait} before trying again.",
     SIGNUP_GRANT: "No more free credits from your network today.",
     ESTIMATE: "Too many estimates. Wait {wait} before asking again.",
     SUBMIT: "Too many edits at once. Wait {wait} before submitting again.",
@@ -211,6 +216,11 @@ def hit(target: AppContext | RateLimits, rule: str, key: str) -> None:
     _limiter(target).hit(rule, key)
 
 
+def hit_address(target: AppContext | RateLimits, rule: str, address: str) -> None:
+    """Count one request against `rule` for a client address (`ClientAddress`), keyed as `address_key` says."""
+    _limiter(target).hit(rule, address_key(address))
+
+
 # --- log-in -----------------------------------------------------------------------------------------------
 
 
@@ -258,6 +268,29 @@ def password_attempt(target: AppContext | RateLimits, email: str, address: str) 
         if isinstance(error, NotAuthenticated) or error.code == "wrong_password":
             after_failed_login(target, email, address)
         raise
+
+
+@contextlib.contextmanager
+def signup_attempt(target: AppContext | RateLimits, address: str) -> Iterator[None]:
+    """Around a sign-up from `address`: every attempt counts against SIGNUP_ATTEMPT, and only one that made an
+    account or found the e-mail taken counts against SIGNUP; refused (nothing counted against SIGNUP) while
+    either is spent.
+
+    Why input refused as bad (a common password, a mistyped address) does not count against SIGNUP: it made
+    nothing and told nothing, and people behind one shared office address must not be locked out for an hour
+    by a colleague's two typos. The looser SIGNUP_ATTEMPT still bounds a script's probes of any kind. "Already
+    taken" counts against SIGNUP because it tells which addresses have accounts."""
+    limiter = _limiter(target)
+    key = address_key(address)
+    limiter.hit(SIGNUP_ATTEMPT, key)
+    limiter.check(SIGNUP, key)
+    try:
+        yield
+    except AppError as error:
+        if error.code == "email_taken":
+            limiter.count(SIGNUP, key)
+        raise
+    limiter.count(SIGNUP, key)
 
 
 def take_signup_grant(target: AppContext | RateLimits, address: str) -> bool:
@@ -356,7 +389,7 @@ def per_address(rule: str) -> Callable[[Request], None]:
 
     def dependency(request: Request) -> None:  # sync: FastAPI runs it in a thread (the storage may be Redis)
         context: AppContext = request.app.state.context
-        hit(context, rule, address_key(client_address(request, context.settings)))
+        hit_address(context, rule, client_address(request, context.settings))
 
     dependency.__name__ = f"rate_limit_{rule}_per_address"
     return dependency
@@ -370,7 +403,6 @@ def per_api_key(request: Request) -> None:
     hit(request.app.state.context, API_KEY, hashlib.sha256(key.strip().encode()).hexdigest()[:32])
 
 
-SignupLimited = Depends(per_address(SIGNUP))
 EstimateLimited = Depends(per_address(ESTIMATE))
 PasswordResetLimited = Depends(per_address(PASSWORD_RESET_ADDRESS))
 AccountLinksLimited = Depends(per_address(ACCOUNT_LINKS))

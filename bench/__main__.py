@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 MODULES = ("bench.pipeline", "bench.engine", "bench.public", "bench.flood", "bench.memory", "bench.phrasings",
-           "bench.hardcases")
+           "bench.hardcases", "bench.faces")
 
 
 def main(argv: list[str]) -> int:

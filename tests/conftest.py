@@ -72,13 +72,12 @@ def _engine(database_url: str) -> Iterator[Any]:
 
 
 def empty_database(engine: Any) -> None:
+    # DELETE, children first, on both databases: on PostgreSQL a TRUNCATE of every table takes about 0.3 s
+    # (new files for each table) against 0.06 s, and twice per test that was half of the PostgreSQL pass.
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{name}"' for name in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(text(f'DELETE FROM "{name}"'))
+        for name in tables:
+            conn.execute(text(f'DELETE FROM "{name}"'))
 
 
 @pytest.fixture

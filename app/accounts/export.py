@@ -148,27 +148,36 @@ def build(context: AppContext, export_id: str) -> None:
 
 
 def _write_zip(context: AppContext, spool: IO[bytes], user_id: str, account: dict[str, Any]) -> None:
+    made_at = utcnow()
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         count = 0
         for item in _edits(context, user_id):
             count += 1
-            archive.writestr(f"{item.folder}/edit.json", json.dumps(item.meta, indent=2, ensure_ascii=False))
+            archive.writestr(_entry(f"{item.folder}/edit.json", made_at),
+                             json.dumps(item.meta, indent=2, ensure_ascii=False))
             for name, key in item.files:
-                _copy_into(context, archive, f"{item.folder}/{name}", key)
-        with archive.open("ledger.csv", "w") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
+                _copy_into(context, archive, _entry(f"{item.folder}/{name}", made_at, zipfile.ZIP_STORED), key)
+        with archive.open(_entry("ledger.csv", made_at), "w") as raw, \
+                io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
             writer = csv.writer(text)
             writer.writerow(LEDGER_COLUMNS)
             for row in _ledger_rows(context, user_id):
                 writer.writerow(row)
-        account.update(exported_at=iso(utcnow()), edits=count)
-        archive.writestr("account.json", json.dumps(account, indent=2, ensure_ascii=False))
-        archive.writestr("README.txt", README)
+        account.update(exported_at=iso(made_at), edits=count)
+        archive.writestr(_entry("account.json", made_at), json.dumps(account, indent=2, ensure_ascii=False))
+        archive.writestr(_entry("README.txt", made_at), README)
 
 
-def _copy_into(context: AppContext, archive: zipfile.ZipFile, name: str, key: str) -> None:
+def _entry(name: str, made_at: datetime, compression: int = zipfile.ZIP_DEFLATED) -> zipfile.ZipInfo:
+    """A ZIP entry dated when the export was made (in UTC, as account.json's exported_at: ZIP dates carry no
+    zone). Named without a ZipInfo, an entry opened for writing would be dated 1980-01-01."""
+    info = zipfile.ZipInfo(name, date_time=made_at.timetuple()[:6])
+    info.compress_type = compression
+    return info
+
+
+def _copy_into(context: AppContext, archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> None:
     """Stream one stored file into the ZIP (stored, not compressed: images are compressed already)."""
-    info = zipfile.ZipInfo(name, date_time=utcnow().timetuple()[:6])
-    info.compress_type = zipfile.ZIP_STORED
     try:
         chunks = context.storage.iter_chunks(key)
         first = next(chunks, b"")
@@ -245,7 +254,8 @@ ledger.csv        every movement of your credits, newest first: amount is the ch
                   balance (negative when spent or held), credits the size of the transfer
 edits/<date>-<id>/
   edit.json       what you asked for: prompt, settings, plan, cost in credits, status and times
-  input-N.*       the reference images as stored (oriented, metadata removed)
+  input-0.*       the image you edited, as stored (oriented, metadata removed)
+  input-1.* …     the reference images you added, if any, stored alike
   result.*        the result at the exact size you chose
 """
 

@@ -46,6 +46,13 @@ class LinkRefused(AppError):
 
     code = "invalid_link"
     status = 400
+    already_confirmed = False
+
+
+class AlreadyConfirmed(LinkRefused):
+    """A used confirmation link whose address is confirmed: nothing is left to do (a page says so kindly)."""
+
+    already_confirmed = True
 
 
 # --- signed, single-use links -----------------------------------------------------------------------------
@@ -55,8 +62,9 @@ def _serializer(context: AppContext) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(context.settings.resolved_secret_key, salt="account-link")
 
 
-def _fingerprint(purpose: str, user: User) -> str:
-    state = f"{user.email}|{'confirmed' if user.email_verified_at else 'pending'}" if purpose == CONFIRM \
+def _fingerprint(purpose: str, user: User, *, as_pending: bool = False) -> str:
+    confirmed = user.email_verified_at is not None and not as_pending
+    state = f"{user.email}|{'confirmed' if confirmed else 'pending'}" if purpose == CONFIRM \
         else f"{user.email}|{user.password_hash}"
     return hashlib.sha256(f"{purpose}|{state}".encode()).hexdigest()[:24]
 
@@ -70,6 +78,13 @@ def link(context: AppContext, purpose: str, user: User) -> str:
     """The absolute link mailed for `purpose` (on PUBLIC_URL)."""
     query = urlencode({"token": make_token(context, purpose, user)})
     return f"{context.settings.resolved_public_url}{LINK_PATHS[purpose]}?{query}"
+
+
+def check_link(context: AppContext, purpose: str, token: str) -> None:
+    """LinkRefused unless a token of `purpose` is genuine, fresh and unused, using nothing up: a link's page
+    says at once that the link is spent, before anyone types a new password or presses a button."""
+    with context.read_transaction() as db:
+        _redeem(db, context, purpose, token, lock=False)
 
 
 def _redeem(db: Session, context: AppContext, purpose: str, token: str, *, lock: bool) -> User:
@@ -88,6 +103,9 @@ def _redeem(db: Session, context: AppContext, purpose: str, token: str, *, lock:
     query = select(User).where(User.id == str(payload.get("u")))
     user = db.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if user is None or not hmac.compare_digest(_fingerprint(purpose, user), str(payload.get("f"))):
+        if purpose == CONFIRM and user is not None and user.email_verified_at is not None and hmac.compare_digest(
+                _fingerprint(purpose, user, as_pending=True), str(payload.get("f"))):  # mailed to this very address
+            raise AlreadyConfirmed(_CONFIRMED, code="link_used", field="token")
         raise LinkRefused(_USED[purpose], code="link_used", field="token")
     return user
 
@@ -100,6 +118,7 @@ _USED = {
     CONFIRM: "This confirmation link was already used (or the address has changed since).",
     RESET: "This reset link was already used, or the password has changed since. Ask for a new one.",
 }
+_CONFIRMED = "This confirmation link was already used: your address is confirmed, nothing more to do."
 
 
 # --- confirming the address -------------------------------------------------------------------------------

@@ -15,12 +15,12 @@ from app import limits
 from app.accounts import cookies, deletion, lifecycle
 from app.accounts import export as exports
 from app.accounts import service as accounts
-from app.accounts.routes import authenticate_limited, delete_with_password
+from app.accounts.routes import authenticate_limited, delete_with_password, sign_up_limited
 from app.api.paging import page_of, sequence_cursor
 from app.billing import ledger
 from app.context import AppContext
 from app.deps import Context, CsrfProtected, DbSession
-from app.errors import AppError
+from app.errors import AppError, TooManyRequests
 from app.models import User
 from app.web.templates import render
 from app.web.viewer import AnyViewer, SignedInViewer, Viewer, principal_of
@@ -45,16 +45,15 @@ def signup_page(request: Request, viewer: AnyViewer, context: Context, next: str
                   signup_credits=context.settings.signup_credits)
 
 
-@router.post("/signup", response_class=HTMLResponse, dependencies=[limits.SignupLimited])
+@router.post("/signup", response_class=HTMLResponse)
 def signup_submit(request: Request, viewer: AnyViewer, db: DbSession, context: Context,
                   address: limits.ClientAddress, email: Annotated[str, Form()] = "",
                   password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "") -> Response:
     try:
-        user = accounts.sign_up(context, email=email, password=password,
-                                may_grant=lambda: limits.take_signup_grant(context, address))
+        user = sign_up_limited(context, email, password, address)
     except AppError as error:
-        return render(request, "auth.html", viewer, status_code=error.status, mode="signup", error=error,
-                      email=email, next=_safe_next(next), signup_credits=context.settings.signup_credits)
+        return _refused_form(request, "auth.html", viewer, error, mode="signup", email=email,
+                             next=_safe_next(next), signup_credits=context.settings.signup_credits)
     return _signed_in_redirect(request, db, context, user, _safe_next(next))
 
 
@@ -70,9 +69,17 @@ def login_submit(request: Request, viewer: AnyViewer, db: DbSession, context: Co
     try:
         user = authenticate_limited(context, email, password, address)
     except AppError as error:
-        return render(request, "auth.html", viewer, status_code=error.status, mode="login", error=error,
-                      email=email, next=_safe_next(next))
+        return _refused_form(request, "auth.html", viewer, error, mode="login", email=email, next=_safe_next(next))
     return _signed_in_redirect(request, db, context, user, _safe_next(next))
+
+
+def _refused_form(request: Request, template: str, viewer: Viewer, error: AppError, **values: Any) -> Response:
+    """The form again, with `error` on it and what was typed kept; a limit's refusal says when to come back
+    (`Retry-After`) as every 429 does, and in its message."""
+    response = render(request, template, viewer, status_code=error.status, error=error, **values)
+    if isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _signed_in_redirect(request: Request, db: Session, context: AppContext, user: User, target: str) -> Response:
@@ -150,21 +157,42 @@ NOTICES = {
 
 
 @router.get("/verify-email", response_class=HTMLResponse)
-def verify_email_page(request: Request, viewer: AnyViewer, token: str = "") -> Response:
-    """The page a confirmation link opens: a button posts the token (so mail scanners confirm nothing)."""
+def verify_email_page(request: Request, viewer: AnyViewer, context: Context, token: str = "") -> Response:
+    """The page a confirmation link opens: a button posts the token (so mail scanners confirm nothing); a
+    spent, expired or broken link says so at once instead."""
+    error = _link_refusal(context, lifecycle.CONFIRM, token)
+    if error is not None:
+        return render(request, "verify_email.html", viewer, status_code=error.status, token=token, state="error",
+                      error=error)
     return render(request, "verify_email.html", viewer, token=token, state="ask")
 
 
-@router.post("/verify-email", response_class=HTMLResponse, dependencies=[limits.AccountLinksLimited])
+def _link_refusal(context: AppContext, purpose: str, token: str) -> AppError | None:
+    """Why a mailed link's page cannot offer its form, checked as it opens without using the link up. Not
+    counted against ACCOUNT_LINKS: a guessed token fails its signature before the database is asked, so the
+    check tells a prober nothing, and opening one's own link (or a mail scanner doing so) should not spend
+    the network's allowance for using links."""
+    if not token:
+        return None  # the page asks for the whole link
+    try:
+        lifecycle.check_link(context, purpose, token)
+    except lifecycle.LinkRefused as error:
+        return error
+    return None
+
+
+@router.post("/verify-email", response_class=HTMLResponse)
 def verify_email_submit(request: Request, viewer: AnyViewer, db: DbSession, context: Context,
                         address: limits.ClientAddress, token: Annotated[str, Form()] = "") -> Response:
     try:
+        limits.hit_address(context, limits.ACCOUNT_LINKS, address)
         with db.begin_nested():
             user = lifecycle.confirm_email(db, context, token,
                                            may_grant=lambda: limits.take_signup_grant(context, address))
     except AppError as error:
-        return render(request, "verify_email.html", viewer, status_code=error.status, token=token, state="error",
-                      error=error)
+        # A spent link says why; a limit's refusal leaves the button to press again later.
+        state = "error" if isinstance(error, lifecycle.LinkRefused) else "ask"
+        return _refused_form(request, "verify_email.html", viewer, error, token=token, state=state)
     if viewer.principal is None or viewer.principal.user_id != user.id:
         return render(request, "verify_email.html", viewer, state="done", email=user.email, credits_now=None)
     balance = ledger.balance(db, user.id)  # the credits just granted, in the page and in its header alike
@@ -177,26 +205,34 @@ def forgot_password_page(request: Request, viewer: AnyViewer, email: str = "") -
     return render(request, "forgot_password.html", viewer, email=email, sent=False)
 
 
-@router.post("/forgot-password", response_class=HTMLResponse, dependencies=[limits.PasswordResetLimited])
+@router.post("/forgot-password", response_class=HTMLResponse)
 def forgot_password_submit(request: Request, viewer: AnyViewer, db: DbSession, context: Context,
-                           email: Annotated[str, Form()] = "") -> Response:
+                           address: limits.ClientAddress, email: Annotated[str, Form()] = "") -> Response:
+    try:
+        limits.hit_address(context, limits.PASSWORD_RESET_ADDRESS, address)
+    except AppError as error:
+        return _refused_form(request, "forgot_password.html", viewer, error, email=email, sent=False)
     lifecycle.request_reset(db, context, email,
                             may_send=lambda normalized: limits.allows_reset_mail(context, normalized))
     return render(request, "forgot_password.html", viewer, email=email, sent=True)
 
 
 @router.get("/reset-password", response_class=HTMLResponse)
-def reset_password_page(request: Request, viewer: AnyViewer, token: str = "") -> Response:
-    return render(request, "reset_password.html", viewer, token=token)
+def reset_password_page(request: Request, viewer: AnyViewer, context: Context, token: str = "") -> Response:
+    """The page a reset link opens: the new-password form, or at once why the link cannot be used."""
+    error = _link_refusal(context, lifecycle.RESET, token)
+    return render(request, "reset_password.html", viewer, status_code=error.status if error else 200, token=token,
+                  error=error)
 
 
-@router.post("/reset-password", response_class=HTMLResponse, dependencies=[limits.AccountLinksLimited])
-def reset_password_submit(request: Request, viewer: AnyViewer, context: Context, token: Annotated[str, Form()] = "",
-                          password: Annotated[str, Form()] = "") -> Response:
+@router.post("/reset-password", response_class=HTMLResponse)
+def reset_password_submit(request: Request, viewer: AnyViewer, context: Context, address: limits.ClientAddress,
+                          token: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "") -> Response:
     try:
+        limits.hit_address(context, limits.ACCOUNT_LINKS, address)
         user = lifecycle.reset_password(context, token, password)
     except AppError as error:
-        return render(request, "reset_password.html", viewer, status_code=error.status, token=token, error=error)
+        return _refused_form(request, "reset_password.html", viewer, error, token=token)
     with context.transaction() as db:
         return _signed_in_redirect(request, db, context, user, "/account?done=password-reset#security")
 

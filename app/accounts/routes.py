@@ -41,14 +41,13 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=API_ERRORS,
                    dependencies=[CsrfProtected, limits.ApiKeyLimited])
 
 
-@router.post("/auth/signup", status_code=201, dependencies=[limits.SignupLimited])
+@router.post("/auth/signup", status_code=201)
 @credentials_in_body
 def signup(body: Credentials, request: Request, response: Response, db: DbSession, context: Context,
            address: limits.ClientAddress) -> SignedUp:
     """Create an account and sign in. The sign-up credits come once per mailbox, to a few new accounts per
     client address a day (README "Running in public")."""
-    user = accounts.sign_up(context, email=body.email, password=body.password,
-                            may_grant=lambda: limits.take_signup_grant(context, address))
+    user = sign_up_limited(context, body.email, body.password, address)
     cookies.sign_in(request, response, db, context, user.id)
     return SignedUp(id=user.id, email=user.email, balance=ledger.balance(db, user.id).available)
 
@@ -62,6 +61,13 @@ def login(body: Credentials, request: Request, response: Response, db: DbSession
     user = authenticate_limited(context, body.email, body.password, address)
     cookies.sign_in(request, response, db, context, user.id)
     return Me.of(user.id, user.email, ledger.balance(db, user.id), email_verified=user.email_verified_at is not None)
+
+
+def sign_up_limited(context: AppContext, email: str, password: str, address: str) -> User:
+    """`sign_up` behind the per-address sign-up limits (`limits.signup_attempt`)."""
+    with limits.signup_attempt(context, address):
+        return accounts.sign_up(context, email=email, password=password,
+                                may_grant=lambda: limits.take_signup_grant(context, address))
 
 
 def authenticate_limited(context: AppContext, email: str, password: str, address: str) -> User:

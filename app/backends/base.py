@@ -41,6 +41,9 @@ class PlanRequest:
     only by a backend that needs the pixels for this instruction."""
     quality: str | None = None
     """The quality level asked for ("low", "medium", "high"), when known."""
+    output_aspect: tuple[int, int] | None = None
+    """The output's shape the settings ask for (an aspect ratio or an exact size), None when auto: with
+    the main image, a backend may say what framing to it will do to the picture's subject."""
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ def submit(context: AppContext, user_id: str, submission: Submission) -> tuple[E
     images = _clean_images(context, submission, parent_data)
     main_size = (images[0].width, images[0].height)
     plan = plan_instruction(context, prompt, image_count, main_size, main_data=images[0].data,
-                            quality=options.quality)
+                            quality=options.quality, output_aspect=_output_aspect(options, submission.size))
     width, height = resolve_size(options, main_size, plan, submission.size)
 
     edit_id = new_id()
@@ -249,20 +249,28 @@ def _clean_images(context: AppContext, submission: Submission, parent_data: byte
 
 def plan_instruction(context: AppContext, prompt: str, image_count: int,
                      main_size: tuple[int, int] | None, *, main_data: bytes | None = None,
-                     quality: str | None = None) -> Plan | None:
+                     quality: str | None = None, output_aspect: tuple[int, int] | None = None) -> Plan | None:
     """The backend's plan, when it can make one. A refusal is raised before anything is charged.
 
     With `main_data` (at submit) the backend also sees the main image, reduced to the size a subject is
-    judged at, so an edit it cannot do to this picture (no subject to cut out) is refused for free."""
+    judged at, so an edit it cannot do to this picture (no subject to cut out) is refused for free, and
+    framing to the output's shape (`output_aspect`, from the settings) is planned for what it shows."""
     backend = context.backend
     if not backend.capabilities.plans:
         return None
     load = None if main_data is None else (lambda: output.decode_input(main_data, at_least=PLAN_IMAGE_SIZE))
     try:
         return backend.plan(PlanRequest(prompt=prompt, image_count=image_count, main_size=main_size,
-                                        load_main_image=load, quality=quality))
+                                        load_main_image=load, quality=quality, output_aspect=output_aspect))
     except BackendRefused as exc:
         raise EditRefused(exc.message, clause=exc.clause, code=exc.code) from exc
+
+
+def _output_aspect(options: EditOptions, explicit: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The output's shape the settings fix (an exact size, or an aspect ratio other than auto)."""
+    if explicit is not None:
+        return explicit
+    return None if options.aspect_ratio == "auto" else sizes.parse_ratio(options.aspect_ratio)
 
 
 def resolve_size(options: EditOptions, main_size: tuple[int, int] | None, plan: Plan | None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.deps import Context, CsrfProtected
 from app.editor import sizes
@@ -18,6 +18,12 @@ def home(request: Request, viewer: AnyViewer, context: Context) -> Response:
     return render(request, "home.html", viewer, pricing=context.pricing, long_edges=sizes.LONG_EDGE,
                   examples={res: sizes.target_size(res, "16:9") for res in sizes.LONG_EDGE},
                   signup_credits=context.settings.signup_credits)
+
+
+@router.get("/help")
+def help_index() -> Response:
+    # The instruction guide is the only help page; /help is where people look for it.
+    return RedirectResponse("/help/instructions", status_code=308)
 
 
 @router.get("/help/instructions", response_class=HTMLResponse)

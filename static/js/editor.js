@@ -14,7 +14,7 @@ const els = {
   actions: $('result-actions'), resultSize: $('result-size'), resultCost: $('result-cost'), download: $('download'),
   editResult: $('edit-result'), runAgain: $('run-again'), details: $('details'), upscale: $('upscale-note'), sizeNote: $('size-note'),
   announce: $('editor-announce'), statusLine: $('edit-status-line'), resultTitle: $('result-title'),
-  resultCard: $('result-card'),
+  resultCard: $('result-card'), promptCut: $('prompt-cut'),
 };
 const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
 
@@ -42,7 +42,9 @@ const state = {
   tried: false, // the person pressed Generate (reasons are shown from then on)
   intent: null, // { key, fingerprint, editId, status }: what Generate last sent, see intentFor()
   refilling: false, // "Run again" is loading an edit's images into the form
-  submitError: null, // { message, topUp, fingerprint }: the server's answer to the last Generate, see update()
+  refilled: null, // the fingerprint "Run again" left the form with: Generate says it is ready to run it
+  submitError: null, // { message, topUp, refused, fingerprint }: the server's answer to the last Generate, see update()
+  promptCut: false, // the last paste or drop into the instruction was cut at the limit
 };
 let nextKey = 1;
 
@@ -182,14 +184,21 @@ function renderThumbs() {
     badge.textContent = item.kind === 'parent' ? 'Earlier result' : (index === 0 ? 'Main' : String(index + 1));
     li.append(img, badge);
     if (item.error) {
+      // What is wrong and with which file, above the tools: a file that cannot be used is only removed.
       const bad = document.createElement('span');
       bad.className = 'bad';
-      bad.textContent = item.error;
+      const what = document.createElement('span');
+      what.textContent = item.error;
+      const name = document.createElement('span');
+      name.className = 'bad-name';
+      name.textContent = img.alt;
+      name.title = img.alt;
+      bad.append(what, name);
       li.append(bad);
     }
     const tools = document.createElement('div');
     tools.className = 'tools';
-    if (item.kind !== 'parent' && movable > 1) {
+    if (item.kind !== 'parent' && !item.error && movable > 1) {
       const earlier = button('◀', `Move ${img.alt} earlier`, () => moveItem(item.key, -1), { move: -1 });
       const later = button('▶', `Move ${img.alt} later`, () => moveItem(item.key, 1), { move: 1 });
       // Nothing to do at either end (and a parent result always stays first).
@@ -202,8 +211,10 @@ function renderThumbs() {
     return li;
   }));
   const n = state.items.length;
-  els.imageCounter.textContent = `${n}/${config.max_images}`;
-  els.imageCounter.classList.toggle('over', n > config.max_images);
+  const bad = state.items.filter((i) => i.error).length;
+  // A file that cannot be used is not an image of the edit: the count says so rather than counting it.
+  els.imageCounter.textContent = bad ? `${n} file${n === 1 ? '' : 's'}, ${bad} can't be used` : `${n}/${config.max_images}`;
+  els.imageCounter.classList.toggle('over', n > config.max_images || bad > 0);
 }
 
 function button(text, label, onClick, data = {}) {
@@ -240,7 +251,23 @@ function showPromptError(message) {
 function linkPrompt() {
   const refused = !els.plan.hidden && els.plan.classList.contains('refused');
   const error = !els.promptError.hidden;
-  describe(els.prompt, ['prompt-counter', refused && 'plan', error && 'prompt-error'], refused || error);
+  const cut = !els.promptCut.hidden;
+  describe(els.prompt, ['prompt-counter', cut && 'prompt-cut', refused && 'plan', error && 'prompt-error'], refused || error);
+}
+
+// The box holds at most max_prompt_chars (its maxlength): a longer paste or drop is cut there, and that is said.
+function noteInsert(text) {
+  const p = els.prompt;
+  const room = config.max_prompt_chars - (p.value.length - (p.selectionEnd - p.selectionStart));
+  state.promptCut = text.length > room;
+}
+
+function showPromptCut(prompt) {
+  if (prompt.length < config.max_prompt_chars) state.promptCut = false;
+  if (els.promptCut.hidden === !state.promptCut) return;
+  els.promptCut.hidden = !state.promptCut;
+  linkPrompt();
+  if (state.promptCut) { lastAnnounced = ''; announce(els.promptCut.textContent); }
 }
 
 // --- price, plan and the Generate button --------------------------------------------------------------
@@ -268,6 +295,7 @@ function update() {
   const trimmed = prompt.trim();
   els.promptCounter.textContent = `${numberFormat.format(prompt.length)}/${numberFormat.format(config.max_prompt_chars)}`;
   els.promptCounter.classList.toggle('over', prompt.length > config.max_prompt_chars);
+  showPromptCut(prompt);
   const credits = localPrice(s, Math.max(1, count));
   const balance = state.balance;
   els.costLine.innerHTML = '';
@@ -277,6 +305,13 @@ function update() {
   sep.textContent = '·';
   els.costLine.append(sep, balance === null ? 'Remaining …' : `Remaining ${formatCredits(balance)}`);
 
+  const print = fingerprint();
+  if (state.submitError && state.submitError.fingerprint !== print) {
+    // The form changed since the server's answer: the refusal was about the form before, so the plan box
+    // shows the estimate again and the Result card its placeholder.
+    if (state.submitError.refused) { state.estimateFor = ''; resetStage(); }
+    state.submitError = null;
+  }
   let reason = '';
   let topUp = false;
   const inProgress = editInProgress();
@@ -284,10 +319,16 @@ function update() {
   else if (state.refilling) reason = 'Loading the images of that edit…';
   else if (!count) reason = 'Add at least one image.';
   else if (count > config.max_images) reason = `Use at most ${config.max_images} images.`;
-  else if (state.items.some((i) => i.error)) reason = 'Remove the images marked in red.';
+  else if (state.items.some((i) => i.error)) {
+    // Named in full here: a tile has room for only the start of a long file name.
+    const bad = state.items.map((item, index) => item.error && `${altFor(item, index)} (${item.error})`).filter(Boolean);
+    reason = `Remove the images marked in red: ${bad.join(', ')}.`;
+  }
   else if (!trimmed) reason = 'Write an instruction.';
   else if (prompt.length > config.max_prompt_chars) reason = `Shorten the instruction to ${numberFormat.format(config.max_prompt_chars)} characters.`;
   else if (state.estimate?.refusal && state.estimateFor === estimateKey()) reason = 'Change the part of the instruction the editor cannot do (see above).';
+  // The same form would be refused again: Generate waits for a change.
+  else if (state.submitError?.refused) reason = 'Refused, nothing charged (see Result). Change the instruction, an image or a setting to try again.';
   else if (balance !== null && balance < credits) { reason = `This edit costs ${formatCredits(credits)} and you have ${formatCredits(balance)}.`; topUp = true; }
   else if (state.submitting) reason = '';
 
@@ -296,21 +337,24 @@ function update() {
   els.generate.textContent = state.submitting ? 'Sending…' : 'Generate';
   // What the server said about the last submission stays until the form changes (Generate stays free: trying
   // again is the usual answer, and it is safe, see intentFor).
-  const failed = !reason && state.submitError?.fingerprint === fingerprint() ? state.submitError : null;
-  const said = reason || failed?.message || '';
+  const failed = !reason ? state.submitError : null;
+  // After "Run again" the form looks as it did: say that it is ready and waits for Generate.
+  const ready = !reason && !failed && state.refilled === print ? `Ready to run again: press Generate (${formatCredits(credits)}).` : '';
+  const said = reason || failed?.message || ready;
   els.why.replaceChildren();
   if (said) {
     els.why.append(said);
     if (topUp || failed?.topUp) {
       const a = document.createElement('a');
       a.href = '/billing';
-      a.textContent = ' Top up credits';
-      els.why.append(a);
+      a.textContent = 'Top up credits';
+      els.why.append(' ', a); // the space outside the link: its underline starts at the words
     }
   }
   // Nothing is said against an editor nobody has used yet; an edit at work is always said.
-  els.why.hidden = !said || !(state.touched || state.tried || inProgress);
+  els.why.hidden = !said || !(state.touched || state.tried || inProgress || ready);
   els.why.classList.toggle('busy', Boolean(inProgress || state.refilling));
+  els.why.classList.toggle('ready', Boolean(ready));
   scheduleEstimate();
   announceCostSoon();
 }
@@ -366,35 +410,42 @@ function showEstimate(result, s) {
   showSizeNote(result);
   const auto = els.aspect.querySelector('option[value="auto"]');
   if (auto) auto.textContent = s.aspect_ratio === 'auto' || state.items.length ? `Auto (${autoLabel(result, s)})` : 'Auto (from the first image)';
-  els.plan.replaceChildren();
-  els.plan.classList.toggle('refused', Boolean(result.refusal));
-  if (result.refusal) {
-    const strong = document.createElement('strong');
-    strong.textContent = refusalTitle(result.refusal);
-    const p = document.createElement('div');
-    p.textContent = clipRuns(result.refusal.message);
-    const help = document.createElement('a');
-    help.href = '/help/instructions';
-    help.textContent = 'See what the editor understands';
-    els.plan.append(strong, p, help);
-    els.plan.hidden = false;
-    linkPrompt();
-    return;
-  } else if (result.plan?.length) {
-    const strong = document.createElement('strong');
-    strong.textContent = 'Will do:';
-    const ul = document.createElement('ul');
-    for (const step of result.plan) {
-      const li = document.createElement('li');
-      li.textContent = step;
-      ul.append(li);
-    }
-    els.plan.append(strong, ul);
-    els.plan.hidden = false;
-  } else {
-    els.plan.hidden = true;
-  }
+  if (result.refusal) showPlanRefusal(refusalTitle(result.refusal), result.refusal.message);
+  else showPlanSteps(result.plan);
   linkPrompt();
+}
+
+// In place of the steps, what the editor will not do and why.
+function showPlanRefusal(title, message) {
+  els.plan.replaceChildren();
+  els.plan.classList.add('refused');
+  const strong = document.createElement('strong');
+  strong.textContent = title;
+  const p = document.createElement('div');
+  p.textContent = clipRuns(message);
+  const help = document.createElement('a');
+  help.href = '/help/instructions';
+  help.textContent = 'See what the editor understands';
+  els.plan.append(strong, p, help);
+  els.plan.hidden = false;
+}
+
+// The steps the edit will take: the estimate's as the form changes; once submitted, the edit's own plan,
+// made with the picture (it says, for one, what a crop must cut), until the form changes again.
+function showPlanSteps(steps) {
+  els.plan.replaceChildren();
+  els.plan.classList.remove('refused');
+  els.plan.hidden = !steps?.length;
+  if (!steps?.length) return;
+  const strong = document.createElement('strong');
+  strong.textContent = 'Will do:';
+  const ul = document.createElement('ul');
+  for (const step of steps) {
+    const li = document.createElement('li');
+    li.textContent = step;
+    ul.append(li);
+  }
+  els.plan.append(strong, ul);
 }
 
 // A refusal quotes the instruction; a run of letters longer than a line is shortened where it is quoted
@@ -458,6 +509,7 @@ async function submit() {
   const intent = intentFor(fingerprint());
   state.submitting = true;
   state.submitError = null;
+  state.refilled = null;
   showImagesError('');
   showPromptError('');
   update();
@@ -473,6 +525,7 @@ async function submit() {
   try {
     const edit = await api('/api/v1/edits', { method: 'POST', body, headers: { 'Idempotency-Key': intent.key } });
     Object.assign(intent, { editId: edit.id, status: edit.status });
+    if (edit.plan?.length) showPlanSteps(edit.plan);
     state.balance = state.balance === null ? null : state.balance - edit.credits;
     updateHeaderBalance();
     follow(edit, before);
@@ -494,10 +547,19 @@ function revealResult() {
   }
 }
 
+// A refusal: the server read the form and will not make this edit (it sees the picture, which the estimate
+// did not). A field that is itself wrong has its own code, and the editor checks those before sending.
+const FIELD_MISTAKES = new Set(['invalid_request', 'invalid_option', 'prompt_required', 'prompt_too_long']);
+function isRefusal(err) {
+  return err instanceof ApiError && err.status === 422 && ['prompt', 'aspect_ratio', 'size'].includes(err.field)
+    && !FIELD_MISTAKES.has(err.code);
+}
+
 function showSubmitError(err) {
   resetStage();
   const field = err instanceof ApiError ? err.field : null;
-  if (field === 'prompt') { showPromptError(err.message); els.prompt.focus(); }
+  if (isRefusal(err)) showRefused(err.message);
+  else if (field === 'prompt') { showPromptError(err.message); els.prompt.focus(); }
   else if (field === 'image' || field === 'parent_id') { showImagesError(err.message); els.fileInput.focus(); }
   else {
     // No answer (or a proxy's): the edit may have been made. Generate again asks with the same key.
@@ -510,6 +572,28 @@ function showSubmitError(err) {
     els.generate.focus();
   }
   refreshBalance();
+}
+
+// The Result card says the edit was refused and cost nothing, the plan stops promising it, and Generate
+// waits for a change to the form (update()).
+function showRefused(message) {
+  state.submitError = { message, refused: true, fingerprint: fingerprint() };
+  setStatus('refused', `Refused, not charged: ${message}`);
+  const box = document.createElement('div');
+  box.className = 'error-box';
+  const title = document.createElement('strong');
+  title.textContent = 'Refused · not charged';
+  const msg = document.createElement('p');
+  msg.textContent = clipRuns(message);
+  const note = document.createElement('p');
+  note.className = 'small';
+  note.textContent = 'Nothing was edited and no credits were taken. Change the instruction, an image or a setting, then press Generate again.';
+  box.append(title, msg, note);
+  els.stage.replaceChildren(box);
+  showPlanRefusal("Can't do this edit", message);
+  linkPrompt();
+  update();
+  focusResult();
 }
 
 function follow(edit, before) {
@@ -646,6 +730,9 @@ function useAsParent(edit) {
   state.items = [{ key: nextKey++, kind: 'parent', parentId: edit.id, url: `/api/v1/edits/${edit.id}/result?inline=1`, width: edit.width, height: edit.height, error: '' }];
   els.parentId.value = edit.id;
   els.prompt.value = '';
+  // A new form: nothing is said against it before the person types or presses Generate.
+  state.touched = false;
+  state.tried = false;
   renderThumbs();
   update();
   els.prompt.focus();
@@ -676,6 +763,7 @@ async function refill(edit) {
     }
     els.aspect.value = edit.aspect_ratio;
     await addFiles(files);
+    state.refilled = fingerprint();
   } finally {
     state.refilling = false;
     update();
@@ -711,6 +799,8 @@ document.addEventListener('paste', (e) => {
   if (files.length) { e.preventDefault(); addFiles(files); }
 });
 els.prompt.addEventListener('input', () => { state.touched = true; update(); });
+els.prompt.addEventListener('paste', (e) => noteInsert(e.clipboardData?.getData('text/plain') || ''));
+els.prompt.addEventListener('drop', (e) => noteInsert(e.dataTransfer?.getData('text/plain') || ''));
 form.addEventListener('change', (e) => { state.touched = true; if (e.target !== els.fileInput) update(); });
 form.addEventListener('submit', (e) => { e.preventDefault(); submit(); });
 els.editResult.addEventListener('click', () => state.shown && useAsParent(state.shown.edit));

@@ -8,7 +8,7 @@ import io
 import json
 import time
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -91,6 +91,13 @@ def test_the_export_holds_every_file_its_settings_and_the_ledger(client, context
     account = json.loads(archive.read("account.json"))
     assert account["email"] == client.get("/api/v1/me", headers=headers).json()["email"]
     assert account["edits"] == 2
+    # Every entry is dated when the export was made (ZIP times are to 2 seconds), none 1980-01-01.
+    exported = datetime.fromisoformat(account["exported_at"].replace("Z", "+00:00")).replace(tzinfo=None)
+    for info in archive.infolist():
+        assert timedelta(0) <= exported - datetime(*info.date_time) < timedelta(seconds=2), info
+    readme = archive.read("README.txt").decode()
+    main_image = next(line for line in readme.splitlines() if "input-0" in line)
+    assert "the image you edited" in main_image and "reference" not in main_image
 
 
 def test_another_person_gets_404_for_an_export(client, context, signed_in):

@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
+from app.accounts import lifecycle
 from app.queue import QUEUE_NAME
 from tests.accounts.mailbox import outbox_messages, wait_for_file_mail
 from tests.conftest import api_key_for, create_user, login
@@ -41,7 +42,8 @@ class Forms(HTMLParser):
             self._open = False
 
 
-PAGES = ["/account", "/forgot-password", "/reset-password?token=t", "/verify-email?token=t", "/login", "/signup"]
+PAGES = ["/account", "/forgot-password", "/reset-password?token={reset}", "/verify-email?token={confirm}", "/login",
+         "/signup"]
 ACCOUNT_FORMS = {"/account/password", "/account/sessions/end-others", "/account/delete", "/account/exports",
                  "/account/verify-email/resend", "/forgot-password", "/reset-password", "/verify-email", "/logout"}
 
@@ -49,10 +51,13 @@ ACCOUNT_FORMS = {"/account/password", "/account/sessions/end-others", "/account/
 def test_every_account_form_carries_the_token_and_is_refused_without_it(client, app, context, settings):
     user = create_user(context, email="owner@example.com", password=PASSWORD)
     key = api_key_for(context, user.id)
+    # Genuine links: a link's page shows its form only while the link can be used.
+    tokens = {"reset": lifecycle.make_token(context, lifecycle.RESET, user),
+              "confirm": lifecycle.make_token(context, lifecycle.CONFIRM, user)}
     login(client, "owner@example.com")
     with TestClient(app) as phone:
         login(phone, "owner@example.com")
-        forms = [form for page in PAGES for form in Forms(client.get(page).text).found]
+        forms = [form for page in PAGES for form in Forms(client.get(page.format(**tokens)).text).found]
         actions = {action for action, _ in forms}
         assert actions >= ACCOUNT_FORMS, ACCOUNT_FORMS - actions  # the pages still show what this test covers
         assert any(action.startswith("/account/sessions/") and action.endswith("/end") for action in actions)
@@ -90,6 +95,9 @@ def test_forgot_password_is_limited_per_client_and_mails_per_address(client, con
                     client.post("/forgot-password", data={"email": "other@example.com",
                                                           "csrf_token": client.cookies["csrftoken"]})):
         assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    # The page says so on its form, with the address kept, rather than on a bare error page.
+    assert 'action="/forgot-password"' in refused.text and 'value="other@example.com"' in refused.text
+    assert "Too many password resets from your network. Wait" in refused.text
     wait_for_file_mail(settings.data_dir / "outbox", "owner@example.com")
     context.queue.broker.join(QUEUE_NAME, timeout=30_000)
     # The second request for the same address was answered alike but mailed nothing.
@@ -113,3 +121,7 @@ def test_using_mailed_links_is_limited_per_client(client):
                     client.post("/reset-password", data={"token": "guess-8", "password": new_password,
                                                          "csrf_token": csrf})):
         assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert "Too many tries of e-mailed links from your network. Wait" in refused.text
+    assert 'action="/reset-password"' in refused.text and 'value="guess-8"' in refused.text  # the form stays
+    confirm = client.post("/verify-email", data={"token": "guess-9", "csrf_token": csrf})
+    assert confirm.status_code == 429 and 'action="/verify-email"' in confirm.text

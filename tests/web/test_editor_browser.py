@@ -88,6 +88,8 @@ def test_editor_from_sign_up_to_download(live_server, page_for, context, tmp_pat
     assert generate.is_disabled()
     assert "costs 16 credits and you have 10" in page.locator("#why").inner_text()
     assert page.locator("#why a[href='/billing']").count() == 1
+    # The space before the link is outside it: its underline starts at its words.
+    assert page.locator("#why a[href='/billing']").evaluate("a => a.textContent") == "Top up credits"
     page.locator("label:has(input[name=resolution][value='1K'])").click()
     wait_until(page, "document.querySelector('#cost-line').textContent.includes('Cost 4 credits')")
     # Auto aspect shows the size it resolves to (coffee.png is 600×400 -> 3:2 -> 1024×688).
@@ -116,11 +118,29 @@ def test_editor_from_sign_up_to_download(live_server, page_for, context, tmp_pat
         assert image.format == "PNG"
     assert re.match(r"edit-[0-9a-f]{12}-1024x576\.png", download.suggested_filename)
 
-    # Edit this result: it becomes the first image of a new edit.
+    # Edit this result: it becomes the first image of a new edit, a fresh form that nothing is said against
+    # until the person types or presses Generate.
     page.locator("#edit-result").click()
     wait_until(page, "document.querySelectorAll('#thumbs li').length === 1")
     assert "Earlier result" in page.locator("#thumbs li .badge").inner_text()
+    assert page.locator("#why").is_hidden()
+    screenshot(page, "editor-edit-this-result-desktop", full_page=False)
+    page.set_viewport_size({"width": 375, "height": 812})
+    screenshot(page, "editor-edit-this-result-phone", full_page=False)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    generate.click(force=True)
+    assert page.locator("#why").is_visible() and "Write an instruction" in page.locator("#why").inner_text()
     verify_ledger(context)
+
+    # The credit history: the link to an edit is on a line of its own, not run into the sentence.
+    page.goto(live_server.url + "/account")
+    link = page.locator(".ledger-table a[href^='/edits/']").first
+    assert link.inner_text() == "Open the edit"
+    assert link.evaluate("a => getComputedStyle(a).display") == "block"
+    screenshot(page, "account-ledger-desktop")
+    page.set_viewport_size({"width": 375, "height": 812})
+    assert link.evaluate("a => getComputedStyle(a).display") == "block"
+    screenshot(page, "account-ledger-phone")
 
 
 def test_editor_at_phone_width(live_server, page_for, context):
@@ -202,6 +222,14 @@ def test_paste_reorder_run_again_and_rerun_from_history(live_server, page_for, c
     page.locator("label:has(input[name=output_format][value=png])").click()
     page.locator("#run-again").click()
     wait_until(page, "document.activeElement.id === 'generate' && document.querySelectorAll('#thumbs li').length === 2")
+    # It says, next to Generate, that it is ready and what it will cost.
+    wait_until(page, "!document.querySelector('#why').hidden")
+    assert page.locator("#why").inner_text() == "Ready to run again: press Generate (2 credits)."
+    screenshot(page, "editor-run-again-ready-desktop", full_page=False)
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.locator("#generate").scroll_into_view_if_needed()
+    screenshot(page, "editor-run-again-ready-phone", full_page=False)
+    page.set_viewport_size({"width": 1280, "height": 900})
     assert page.locator("#prompt").input_value() == "Cooler tones"
     assert page.locator("input[name=output_format][value=webp]").is_checked()
     assert page.locator("#thumbs li .badge").first.inner_text() == "Main"
@@ -213,7 +241,12 @@ def test_paste_reorder_run_again_and_rerun_from_history(live_server, page_for, c
     page.goto(live_server.url + "/history")
     assert page.locator(".history-item").count() == 2
     wait_until(page, "[...document.querySelectorAll('.history-item img')].every(i => i.complete && i.naturalWidth > 0)")
+    # A portrait result is shown whole in its landscape tile, not cropped to its middle.
+    assert page.locator(".history-item .cover img").first.evaluate("i => getComputedStyle(i).objectFit") == "contain"
     screenshot(page, "history-desktop")
+    page.set_viewport_size({"width": 375, "height": 812})
+    screenshot(page, "history-results-phone", full_page=False)
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.locator(".history-item").first.get_by_role("link", name="Run again").click()
     page.wait_for_url("**/edit?rerun=*")
     wait_until(page, "document.querySelectorAll('#thumbs li').length === 2")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from PIL import Image
 from sqlalchemy import select
 
@@ -34,10 +35,27 @@ def test_home_explains_the_product_and_its_prices(client):
     page = client.get("/")
     assert page.status_code == 200
     for text in ("Say what should change", "four steps", "What people use it for", "Specifications", "Pricing",
-                 "Questions", "3840", "16 credits", "100 credits", "$5"):
+                 "Questions", "3840", "16 credits"):
         assert text in page.text, text
+    # Payments are off here: no pack is priced, and the page says where credits come from.
+    assert "Granted by the server's operator" in page.text
+    assert "Credit pack" not in page.text and "$5" not in page.text
     assert page.headers["content-security-policy"].startswith("default-src 'self'")
     assert "csrftoken=" in page.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"stripe_secret_key": "sk_test_home",
+                                                 "stripe_webhook_secret": "whsec_home"}], indirect=True)
+def test_home_prices_the_packs_where_payments_are_on(client):
+    page = client.get("/")
+    for text in ("Credit pack", "100 credits", "$5"):
+        assert text in page.text, text
+    assert "Granted by the server's operator" not in page.text
+
+
+def test_help_leads_to_the_instruction_guide(client):
+    response = client.get("/help", follow_redirects=False)
+    assert response.status_code in (301, 307, 308) and response.headers["location"] == "/help/instructions"
 
 
 def test_signup_and_login_forms(client, context):

@@ -141,6 +141,27 @@ def test_the_small_things_at_phone_width(live_server, page_for, context):
             && on_top.classList.contains('badge');
     })()""")
     assert covered
+    # What is wrong and the file's name are both readable, clear of the tile's buttons; the counter does not
+    # count the file as an image.
+    clear = page.evaluate("""(() => {
+        const tile = document.querySelector('#thumbs li.invalid');
+        const tools = [...tile.querySelectorAll('.tools button, .badge')].map((b) => b.getBoundingClientRect());
+        const overlaps = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+        return [...tile.querySelectorAll('.bad > span')].map((span) => {
+            const range = document.createRange();
+            range.selectNodeContents(span);
+            const rects = [...range.getClientRects()];
+            return { text: span.textContent, shown: rects.length > 0,
+                     clear: rects.every((r) => tools.every((t) => !overlaps(r, t))) };
+        });
+    })()""")
+    assert [c["text"] for c in clear] == ["Not a PNG, JPEG or WebP image",
+                                         "a-photo-with-a-long-file-name-from-the-camera.png"]
+    assert all(c["shown"] and c["clear"] for c in clear), clear
+    assert page.locator("#image-counter").inner_text() == "1 file, 1 can't be used"
+    page.fill("#prompt", "Brighter")
+    assert page.locator("#why").inner_text() == ("Remove the images marked in red: a-photo-with-a-long-file-name-from-"
+                                                 "the-camera.png (Not a PNG, JPEG or WebP image).")
     screenshot(page, "editor-invalid-tile-phone", full_page=False)
 
     # The help page's heading has room under the header.
@@ -149,6 +170,19 @@ def test_the_small_things_at_phone_width(live_server, page_for, context):
                         " - document.querySelector('.site-header').getBoundingClientRect().bottom")
     assert gap >= 24
     screenshot(page, "help-phone-top", full_page=False)
+    # Its tables never widen the page: each scrolls inside its own box, to its last column.
+    assert page_width(page) == 375
+    tables = page.evaluate("""[...document.querySelectorAll('.prose table')].map((table) => {
+        const box = table.parentElement;
+        box.scrollLeft = box.scrollWidth;
+        const last = table.querySelector('th:last-child').getBoundingClientRect();
+        const frame = box.getBoundingClientRect();
+        return { boxed: box.classList.contains('table-scroll'), inside: frame.right <= 375,
+                 lastShown: last.right <= frame.right + 1 && last.left >= frame.left - 1 };
+    })""")
+    assert tables and all(t["boxed"] and t["inside"] and t["lastShown"] for t in tables), tables
+    page.locator(".table-scroll").first.scroll_into_view_if_needed()
+    screenshot(page, "help-phone-table-scrolled", full_page=False)
 
     # /docs leads back to the app, from a header that stays one row.
     page.goto(live_server.url + "/docs")

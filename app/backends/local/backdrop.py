@@ -27,6 +27,9 @@ SHADOW_MIN_RATIO = 0.35
 # the limit grows with the reduction (a contact shadow at 512 px is not taken for the subject's base).
 SHADOW_MAX_SLOPE = 2.5
 SHADOW_SLOPE_EDGE = 1024
+# How far (pixels) a dark rim of the subject's own may lie from what was found of it: the step between the
+# two is too steep to count as shadow, so it separates them.
+RIM_STEP = 2
 
 
 @dataclass
@@ -138,13 +141,64 @@ def backdrop_distance(image: np.ndarray, backdrop: np.ndarray) -> tuple[np.ndarr
     weight = np.where(d_l < 0, 1.0 - (1.0 - SHADOW_WEIGHT) * shadowish, 1.0)
     distance = np.sqrt((d_l * weight) ** 2 + d_c**2).astype(np.float32)
     # Shadows are soft: a gentle slope of lightness, where a silhouette is a sharp step.
+    slope, limit = _lightness_slope(lab)
+    shadow = (d_l < 0) & (shadowish > 0.9) & (slope < limit)
+    return distance, shadow
+
+
+def _lightness_slope(lab: np.ndarray) -> tuple[np.ndarray, float]:
+    """Lab lightness change per pixel, and the steepest that still reads as a soft shadow at this size."""
     lightness = cv2.GaussianBlur(lab[..., 0], (0, 0), 0.8)
     slope = (
         np.hypot(cv2.Sobel(lightness, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lightness, cv2.CV_32F, 0, 1, ksize=3)) / 8
     )
-    limit = SHADOW_MAX_SLOPE * max(1.0, SHADOW_SLOPE_EDGE / max(image.shape[:2]))
-    shadow = (d_l < 0) & (shadowish > 0.9) & (slope < limit)
-    return distance, shadow
+    return slope, SHADOW_MAX_SLOPE * max(1.0, SHADOW_SLOPE_EDGE / max(lab.shape[:2]))
+
+
+def _outline_taken_for_shadow(solid: np.ndarray, darker: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """The parts of the subject's own outline that look like shadow: darker than the backdrop and of its
+    hue (the grey sides of a white mug on a grey backdrop, where its glaze mirrors the room). They touch
+    the subject, lie inside its convex hull (its top and base span them), and meet the backdrop in a sharp
+    step, as a silhouette does; a shadow, even one inside the hull (beside a bottle's neck), fades out.
+
+    solid: the subject found so far; darker: shadow-like pixels clearly darker than the backdrop (bool);
+    image: H×W×3 float32 0..1."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(solid.astype(np.uint8), connectivity=8)
+    found = np.zeros_like(solid)
+    if count < 2:
+        return found
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    ys, xs = np.nonzero(labels == largest)
+    hull = np.zeros(solid.shape, np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.stack([xs, ys], axis=1).astype(np.int32)), 1)
+    inside = darker & hull.astype(bool) & ~solid
+    count, labels = cv2.connectedComponents(inside.astype(np.uint8), connectivity=8)
+    if count < 2:
+        return found
+    # The step between a dark rim and the subject is a step too, so "touching" allows for it.
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RIM_STEP + 1,) * 2)
+    near_subject = cv2.dilate(solid.astype(np.uint8), kernel).astype(bool)
+    touching = np.zeros(count, bool)
+    touching[labels[near_subject]] = True
+    # Each region's border with the backdrop (around it, away from the subject), labelled by the region
+    # next to it; a region whose border is mostly a sharp step is a silhouette.
+    grown = cv2.dilate(labels.astype(np.float32), kernel).astype(np.int32)
+    border = (grown > 0) & (labels == 0) & ~near_subject
+    slope, soft = _lightness_slope(_lab(image))
+    lengths = np.bincount(grown[border], minlength=count)
+    steep = np.bincount(grown[border], weights=(slope[border] > soft).astype(np.float64), minlength=count)
+    outline = touching & (steep > 0.5 * np.maximum(lengths, 1))
+    outline[0] = False
+    if not outline.any():
+        return found
+    region = outline[labels]
+    # With the step between each and the subject, which joins the two.
+    return region | (cv2.dilate(region.astype(np.uint8), kernel).astype(bool) & near_subject & ~solid)
+
+
+# Said when what differs from the backdrop reaches three sides: most often the backdrop is not one surface.
+OFF_THE_FRAME = ("what stands out from the backdrop runs off the frame on several sides, so either the backdrop is "
+                 "not one plain surface (a table in front of a wall, a room) or the subject is cut off by the frame")
 
 
 def segment_backdrop(image_u8: np.ndarray) -> BackdropResult:
@@ -156,7 +210,7 @@ def segment_backdrop(image_u8: np.ndarray) -> BackdropResult:
         return BackdropResult(None, model, 0.0, "the backdrop is not plain")
     if inlier_share < MIN_INLIER_SHARE:
         if sum(share < 0.9 for share in side_shares) >= 3 and max(side_shares) > 0.9:
-            return BackdropResult(None, model, 0.2, "the subject runs off the frame on several sides")
+            return BackdropResult(None, model, 0.2, OFF_THE_FRAME)
         return BackdropResult(None, model, 0.0, "the backdrop is not plain")
     backdrop = model.evaluate(width, height)
     distance, shadow = backdrop_distance(image, backdrop)
@@ -204,6 +258,8 @@ def segment_backdrop(image_u8: np.ndarray) -> BackdropResult:
             break
         solid &= ~peel
 
+    solid |= _outline_taken_for_shadow(solid, shadow & (distance >= low), image)
+
     # Drop specks; fill small holes that the subject encloses (text on a label, reflections).
     count, labels, stats, _ = cv2.connectedComponentsWithStats(solid.astype(np.uint8), connectivity=8)
     if count > 1:
@@ -245,7 +301,7 @@ def segment_backdrop(image_u8: np.ndarray) -> BackdropResult:
     weak = float(((distance < high) & solid).sum() / max(1, solid.sum()))
     confidence = float(contrast_score * (1.0 - 0.5 * weak) * (1.0 if sides <= 2 else 0.3))
     if sides >= 3:
-        return BackdropResult(None, model, confidence, "the subject runs off the frame on several sides")
+        return BackdropResult(None, model, confidence, OFF_THE_FRAME)
     if contrast_score < 0.35 or weak > 0.6:
         return BackdropResult(
             None,

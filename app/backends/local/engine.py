@@ -91,6 +91,8 @@ USER_SHARPEN_RADIUS = 1.2
 FEATHER_RAMP = float(np.hypot(1.0, 2.56 * LOW_FEATHER))
 LOW_RAMP = 0.5
 LOW_RAMP_MIN = 1.5
+# The refined alpha of an enlarged photo is smoothed over this share of a source pixel (as a sigma).
+ALPHA_SMOOTHING = 0.5
 
 
 class LocalBackend:
@@ -109,17 +111,30 @@ class LocalBackend:
         self.people = PersonFinder(settings.resolved_model_dir)
 
     def plan(self, request: PlanRequest) -> Plan:
-        """The steps and output aspect for an instruction; raises BackendRefused when it cannot be done,
-        including, when the main image is given, when the edit needs a subject this picture does not have."""
+        """The steps and output aspect for an instruction; raises BackendRefused when it cannot be done.
+
+        When the main image is given (at submit), the plan is made for it: an edit that needs a subject
+        this picture does not have is refused, and a change of shape is framed as the edit will frame it,
+        so that the plan says before the charge when it will extend instead of cropping, or cut a head or a
+        product that cannot fit."""
         edit_plan = parse(request.prompt, request.image_count)
-        if request.load_main_image is not None and _needs_subject(edit_plan):
-            split = _split_alpha(request.load_main_image(), bleed=False)
-            source, alpha = split.flat, split.alpha
-            if bool(edit_plan.find(Rotate)) or bool(edit_plan.find(Mirror)):
-                source = _transpose(source, edit_plan)
-                alpha = np.asarray(_transpose(Image.fromarray(alpha), edit_plan)) if alpha is not None else None
-            _judged_subject(self, edit_plan, np.asarray(source), alpha, quality_for(request.quality or "medium"))
-        return Plan(edit_plan.steps(request.main_size), edit_plan.aspect(request.main_size))
+        steps = edit_plan.steps(request.main_size)
+        aspect = edit_plan.aspect(request.main_size)
+        shape = _planned_shape(edit_plan, request)
+        if request.load_main_image is None or not (_needs_subject(edit_plan) or shape is not None):
+            return Plan(steps, aspect)
+        split = _split_alpha(request.load_main_image(), bleed=False)
+        source, alpha = split.flat, split.alpha
+        if bool(edit_plan.find(Rotate)) or bool(edit_plan.find(Mirror)):
+            source = _transpose(source, edit_plan)
+            alpha = np.asarray(_transpose(Image.fromarray(alpha), edit_plan)) if alpha is not None else None
+        quality = quality_for(request.quality or "medium")
+        subject = _judged_subject(self, edit_plan, np.asarray(source), alpha, quality)
+        if shape is not None:
+            cutout = isinstance(edit_plan.background(), CUTOUT_OPERATIONS)
+            framing, focus = _framed(self, edit_plan, source, subject, shape, cutout)
+            steps = _planned_framing(steps, edit_plan, framing, focus, shape)
+        return Plan(steps, aspect)
 
     def made_size(self, width: int, height: int) -> MadeSize:
         """The promised size itself: the engine works at any size."""
@@ -137,16 +152,124 @@ class LocalBackend:
         return EditResult(image=image, plan=run.steps, model=MODEL_NAME, usage=run.frame_record())
 
 
-def _cut_sentence(label: str, sides: tuple[str, ...], shape: str) -> str:
-    """The step saying what a crop had to cut of what it should keep, e.g. "The head does not fit in 21:9:
-    its top is cut"."""
-    plural = label.endswith("s")
-    named = " and ".join(sides)
-    if set(sides) == {"left", "right"}:
-        named = "sides"
-    verb = "are" if named == "sides" or " and " in named else "is"
-    does, its = ("do", "their") if plural else ("does", "its")
-    return f"The {label} {does} not fit in {shape}: {its} {named} {verb} cut"
+def _planned_shape(plan: EditPlan, request: PlanRequest) -> tuple[int, int] | None:
+    """The output's shape when planning for a picture, if it is another than the picture's own: the
+    instruction's frame, else the settings' (the service refuses the two when they differ), else the
+    widest frame for a panorama wider than it. None when the picture keeps its shape."""
+    if request.main_size is None:
+        return None
+    width, height = request.main_size
+    if plan.quarter_turns() % 2 == 1:
+        width, height = height, width
+    shape = plan.aspect(request.main_size) or request.output_aspect
+    if shape is None and max(width / height, height / width) > WIDEST_RATIO:
+        shape = (round(WIDEST_RATIO), 1) if width > height else (1, round(WIDEST_RATIO))
+    return shape if shape is not None and _changes_shape((width, height), shape) else None
+
+
+def _changes_shape(source_size: tuple[int, int], shape: tuple[int, int]) -> bool:
+    """Whether an output of `shape` is noticeably another shape than the source (it is framed anew)."""
+    return abs(math.log((source_size[0] / source_size[1]) / (shape[0] / shape[1]))) > 0.01
+
+
+def _framed(
+    backend: LocalBackend,
+    plan: EditPlan,
+    source: Image.Image,
+    subject: Subject | None,
+    size: tuple[int, int],
+    cutout: bool,
+) -> tuple[Framing, Focus | None]:
+    """The window of `source` an output of `size` shows, and the focus it respects (None: nothing to keep)."""
+    frames = plan.find(Frame)
+    subject_frames = plan.find(FrameSubject)
+    mode = frames[0].mode if frames else ("extend" if plan.no_crop else "auto")
+    extendable = cutout or (subject is not None and subject.kind in ("product", "transparent"))
+    subject_frame = None
+    if subject_frames:
+        subject_frame = "tight" if subject_frames[0].tight else "centre"
+    focus: Focus | None = None
+    if subject_frame is not None or (_changes_shape(source.size, size) and mode != "extend"):
+        # What the frame must respect; with no subject found, the heads or the object a photographer keeps.
+        focus = subject_focus(subject) if subject is not None else guess_focus(np.asarray(source), backend.people)
+    framing = choose_window(
+        source.size, size, mode=mode, focus=focus, subject_frame=subject_frame, extendable=extendable
+    )
+    return framing, focus
+
+
+def _extend_sentence(frame: Frame, shape: str, focus: Focus | None) -> str:
+    """The frame's step when a crop is extended instead, so that the subject is not cut."""
+    named = f" ({frame.label})" if frame.label else ""
+    whole = focus.name if focus is not None else "subject"
+    return f"Extend to {shape}{named} instead of cropping, so the {whole} is not cut"
+
+
+def _cut_sentence(focus: Focus, framing: Framing, shape: str, *, planned: bool = False) -> str | None:
+    """The step saying what a crop has to cut of what it should keep, e.g. "The head does not fit in 21:9:
+    its top is cut"; planned, it says what will be cut and how to keep it all. None when nothing is cut."""
+    if not framing.cut and not framing.left_out:
+        return None
+    future = "will be" if planned else None
+    if framing.left_out:
+        count = len(focus.parts)
+        sides = [side for side in ("left", "right", "top", "bottom") if side in framing.left_out]
+        where = " and ".join(sides)
+        if len(framing.left_out) == 1:
+            who = f"the one on the {where}"
+        elif len(sides) == 1:
+            who = f"{len(framing.left_out)} on the {where}"
+        else:
+            who = f"the ones on the {where}"
+        verb = future or ("is" if len(framing.left_out) == 1 else "are")
+        text = f"The {count} {focus.label} do not all fit in {shape}: {who} {verb} cut"
+        if framing.cut:
+            named = _sides_named(framing.cut)
+            text += f", and the {named} of the {_kept(focus, framing)} {future or _are(named)} cut"
+    else:
+        plural = focus.label.endswith("s")
+        named = _sides_named(framing.cut)
+        does, its = ("do", "their") if plural else ("does", "its")
+        text = f"The {focus.label} {does} not fit in {shape}: {its} {named} {future or _are(named)} cut"
+    if planned:
+        them = "them all" if focus.label.endswith("s") else "all of it"
+        text += f"; say 'extend to {shape}' to keep {them}"
+    return text
+
+
+def _sides_named(sides: tuple[str, ...]) -> str:
+    return "sides" if set(sides) == {"left", "right"} else " and ".join(sides)
+
+
+def _are(named: str) -> str:
+    """The verb for sides named by `_sides_named`: "the top is", "the top and left are"."""
+    return "are" if named == "sides" or " and " in named else "is"
+
+
+def _kept(focus: Focus, framing: Framing) -> str:
+    """What a crop that leaves parts out keeps of them, e.g. "one kept"."""
+    return "one kept" if len(focus.parts) - len(framing.left_out) == 1 else "ones kept"
+
+
+def _planned_framing(
+    steps: list[str], plan: EditPlan, framing: Framing, focus: Focus | None, shape: tuple[int, int]
+) -> list[str]:
+    """The plan's steps with what framing will do to the subject: an extension instead of the crop asked
+    for, and what will be cut of what cannot fit, after the step that frames (or last)."""
+    steps = list(steps)
+    named = describe_ratio(*shape)
+    frames = plan.find(Frame)
+    framing_steps = [op.sentence() for op in frames] + [op.sentence() for op in plan.find(FrameSubject)]
+    after = [steps.index(sentence) + 1 for sentence in framing_steps if sentence in steps]
+    at = max(after) if after else len(steps)
+    if framing.extended and frames and frames[0].mode == "crop":
+        index = steps.index(frames[0].sentence())
+        steps[index] = _extend_sentence(frames[0], named, focus)
+    if focus is not None:
+        note = _cut_sentence(focus, framing, named, planned=True)
+        if note is not None:
+            steps.insert(at, note)
+    return steps
 
 
 def _transpose(image: Image.Image, plan: EditPlan) -> Image.Image:
@@ -326,25 +449,7 @@ class _Run:
     # -- steps of the pipeline -------------------------------------------------------------------------
 
     def _frame(self, source: Image.Image, subject: Subject | None, cutout: bool) -> tuple[Rendered, Window]:
-        plan = self.plan
-        frames = plan.find(Frame)
-        subject_frames = plan.find(FrameSubject)
-        mode = frames[0].mode if frames else ("extend" if plan.no_crop else "auto")
-        extendable = cutout or (subject is not None and subject.kind in ("product", "transparent"))
-        subject_frame = None
-        if subject_frames:
-            subject_frame = "tight" if subject_frames[0].tight else "centre"
-        ratio_change = abs(math.log((source.width / source.height) / (self.size[0] / self.size[1])))
-        self.focus: Focus | None = None
-        if subject_frame is not None or (ratio_change > 0.01 and mode != "extend"):
-            # What the frame must respect; with no subject found, the heads or the object a photographer keeps.
-            if subject is not None:
-                self.focus = subject_focus(subject)
-            else:
-                self.focus = guess_focus(np.asarray(source), self.backend.people)
-        self.framing: Framing = choose_window(
-            source.size, self.size, mode=mode, focus=self.focus, subject_frame=subject_frame, extendable=extendable
-        )
+        self.framing, self.focus = _framed(self.backend, self.plan, source, subject, self.size, cutout)
         window = self.framing.window
         return render(source, window, self.size, self.quality.resample), window
 
@@ -388,6 +493,13 @@ class _Run:
             # background colour tears it on a busy background. Their edge colours are still cleaned.
             unmix_alpha=self.quality.refine and subject.kind != "person",
         )
+        enlargement = float(np.sqrt(abs(np.linalg.det(rendered.source_to_output[:, :2]))))
+        if self.quality.refine and subject.kind != "person" and enlargement > 1.0:
+            # An enlarged photo has no detail finer than its own pixels, but unmixing answers pixel by
+            # pixel: along an edge it leaves a second, detached line of alpha (a notched outline at 4K
+            # from a 1K photo). Alpha is smoothed over half a source pixel.
+            smooth = cv2.GaussianBlur(edge.alpha, (0, 0), ALPHA_SMOOTHING * enlargement)
+            edge.alpha[band] = smooth[band]
         return np.clip(edge.alpha, 0.0, 1.0), edge
 
     def _fill_extension(
@@ -515,9 +627,7 @@ class _Run:
         for frame in frames:
             text = frame.sentence()
             if self.framing.extended:
-                named = f" ({frame.label})" if frame.label else ""
-                whole = self.focus.name if self.focus is not None else "subject"
-                text = f"Extend to {shape}{named} instead of cropping, so the {whole} is not cut"
+                text = _extend_sentence(frame, shape, self.focus)
             elif not on_subject and frame.mode == "crop":
                 guessed = f"centred on the {self.focus.name}" if self.focus is not None else "centred"
                 text = text.replace("centred on the subject", guessed)
@@ -526,8 +636,9 @@ class _Run:
             fit = self._fit_text(rendered, window, on_subject, source_size)
             if fit is not None:
                 self.steps.append(fit)
-        if self.framing.cut and self.focus is not None:
-            self.steps.append(_cut_sentence(self.focus.label, self.framing.cut, shape))
+        cut = _cut_sentence(self.focus, self.framing, shape) if self.focus is not None else None
+        if cut is not None:
+            self.steps.append(cut)
         name = RESAMPLE_NAMES.get(upscale_filter(self.quality.resample, width / window.width), "bicubic")
         self.steps.append(f"Output at {width}×{height} ({name} resampling)")
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from app.backends.local.framing import Box, Focus
+from app.backends.local.framing import Box, Focus, union
 from app.backends.local.person import Face, PersonFinder
-from app.backends.local.subject import MIN_FACE_SHARE, Subject, work_image
+from app.backends.local.subject import Subject, work_image
 
 # Hair or a hat reaches at most this many face heights above the detector's box (a tall hat, a bun), and
 # the forehead at least this many, whatever the matte says (it can miss dark hair on a dark background).
@@ -70,10 +70,6 @@ def head_box(face: Face, alpha: np.ndarray | None) -> Box:
     return (left, top, right, y1 + CHIN * height)
 
 
-def _union(boxes: list[Box]) -> Box:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
-
-
 def _scaled(box: Box, factor: float) -> Box:
     return (box[0] * factor, box[1] * factor, box[2] * factor, box[3] * factor)
 
@@ -83,13 +79,14 @@ def _clipped(box: Box, width: float, height: float) -> Box:
 
 
 def _people(faces: list[Face], alpha: np.ndarray | None, shape: tuple[int, int], whole: Box | None) -> Focus:
-    """Focus on people: their heads must stay in (or, when they cannot all fit, the largest face); the visual
-    centre lies between the heads and the body."""
+    """Focus on people: their heads must stay in (when they cannot all fit, the head of the largest face, the
+    person the photo is of, and as many others as fit with it; when not even that head fits, its face); the
+    visual centre lies between the heads and the body."""
     rows, cols = shape
+    faces = sorted(faces, key=lambda face: -face.width)
     heads = [_clipped(head_box(face, alpha), cols, rows) for face in faces]
-    keep = _union(heads)
-    # When the heads cannot all fit, the largest face (the person the photo is of) is what must.
-    main = max(faces, key=lambda face: face.width)
+    keep = union(*heads)
+    main = faces[0]
     core = _clipped((main.box[0], main.box[1], main.box[2], main.box[3]), cols, rows)
     head_cx, head_cy = (keep[0] + keep[2]) / 2, (keep[1] + keep[3]) / 2
     if alpha is not None and (alpha > 0.5).any():
@@ -97,9 +94,10 @@ def _people(faces: list[Face], alpha: np.ndarray | None, shape: tuple[int, int],
         body_cx, body_cy = float(xs.mean()), float(ys.mean())
     else:
         body_cx, body_cy = head_cx, head_cy
-    box = _union([keep, whole]) if whole is not None else keep
+    box = union(keep, whole) if whole is not None else keep
     label, name = ("head", "person") if len(faces) == 1 else ("heads", "people")
-    return Focus(((head_cx + body_cx) / 2, (head_cy + body_cy) / 2), box, keep, core, label, name)
+    centre = ((head_cx + body_cx) / 2, (head_cy + body_cy) / 2)
+    return Focus(centre, box, keep, core, label, name, tuple(heads) if len(heads) > 1 else ())
 
 
 def subject_focus(subject: Subject) -> Focus:
@@ -119,11 +117,9 @@ def guess_focus(source: np.ndarray, finder: PersonFinder) -> Focus | None:
     """The focus of a photo in which no subject was found: its people's heads, else its main object when
     GrabCut separates one clearly from the photo's border; None when neither (crops stay centred)."""
     if finder.available():
-        work, scale = work_image(source, 2 * GUESS_EDGE)
-        short = min(work.shape[:2])
-        faces = [f for f in finder.faces(work) if f.width >= MIN_FACE_SHARE * short]
+        faces = finder.faces(source)
         if faces:
-            return _people(faces, None, work.shape[:2], None).scaled(1 / scale)
+            return _people(faces, None, source.shape[:2], None)
     return main_object(source)
 
 

@@ -60,6 +60,9 @@ class Focus:
     """What `keep` is, for the steps: "head", "heads", "subject" or "main object"."""
     name: str = "subject"
     """What the whole is, for the steps: "person", "people", "subject" or "main object"."""
+    parts: tuple[Box, ...] = ()
+    """The separate things `keep` holds when there are several (each person's head, the main one first):
+    a frame too small for all of them holds as many whole as fit with the main one."""
 
     def scaled(self, factor: float) -> Focus:
         """The same focus with every coordinate multiplied by `factor`."""
@@ -74,6 +77,7 @@ class Focus:
             scale(self.core) if self.core is not None else None,
             self.label,
             self.name,
+            tuple(scale(part) for part in self.parts),
         )
 
 
@@ -98,6 +102,14 @@ class Window:
         """Whether the window lies within a width×height source (to a fraction of a pixel)."""
         return self.x0 >= -0.5 and self.y0 >= -0.5 and self.x1 <= width + 0.5 and self.y1 <= height + 0.5
 
+    def side_of(self, box: Box) -> str:
+        """The side of the window towards which `box` lies from its centre, relative to its size."""
+        dx = ((box[0] + box[2]) / 2 - (self.x0 + self.x1) / 2) / self.width
+        dy = ((box[1] + box[3]) / 2 - (self.y0 + self.y1) / 2) / self.height
+        if abs(dx) >= abs(dy):
+            return "left" if dx < 0 else "right"
+        return "top" if dy < 0 else "bottom"
+
     def cut_sides(self, box: Box) -> tuple[str, ...]:
         """The sides of `box` that lie outside the window ("top", "bottom", "left", "right")."""
         x0, y0, x1, y1 = box
@@ -120,7 +132,11 @@ class Framing:
 
     window: Window
     cut: tuple[str, ...] = ()
-    """The sides of the focus's `keep` box the window cuts (it could not fit)."""
+    """The sides of the focus's `keep` box the window cuts (it could not fit): of the parts it holds, when
+    it could not hold them all."""
+    left_out: tuple[str, ...] = ()
+    """Where each of the focus's parts that the window could not hold lies ("left", "right", "top" or
+    "bottom" of the frame)."""
     extended: bool = False
     """The window reaches past the source so that the subject is not cut, although the instruction asked
     for a crop or named no frame."""
@@ -204,14 +220,48 @@ def _place(start: float, size: float, limit: float, keep: tuple[float, float], c
     return min(max(start, 0.0), highest)
 
 
-def _respect(window: Window, focus: Focus, width: int, height: int) -> Window:
-    """Slide a window that fits in the source so that it cuts nothing of the focus it can keep."""
+def union(*boxes: Box) -> Box:
+    """The smallest box holding all of `boxes`."""
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _fill(box: Box, width: float, height: float) -> float:
+    """How much of a width×height frame `box` spans, along its fuller axis (over 1: it cannot fit)."""
+    return max((box[2] - box[0]) / width, (box[3] - box[1]) / height)
+
+
+def _held(focus: Focus, width: float, height: float) -> Box:
+    """What a width×height window holds of the focus: all of `keep` when it fits; else, when `keep` is
+    made of parts, the main part and as many of the others as fit with it, nearest first (the neighbours
+    of the person the photo is of); else `keep` itself (of which `_place` keeps the core)."""
+    if len(focus.parts) < 2 or _fill(focus.keep, width, height) <= 1:
+        return focus.keep
+    held, rest = focus.parts[0], list(focus.parts[1:])
+    while rest:
+        nearest = min(rest, key=lambda part: _fill(union(held, part), width, height))
+        if _fill(union(held, nearest), width, height) > 1:
+            break
+        held = union(held, nearest)
+        rest.remove(nearest)
+    return held
+
+
+def _respect(window: Window, focus: Focus, width: int, height: int) -> Framing:
+    """Slide a window that fits in the source so that it cuts nothing of the focus it can keep, and say
+    what it cuts of what it holds and where the parts it cannot hold are."""
     core = focus.core
-    x = _place(window.x0, window.width, width, (focus.keep[0], focus.keep[2]),
+    held = _held(focus, window.width, window.height)
+    x = _place(window.x0, window.width, width, (held[0], held[2]),
                (core[0], core[2]) if core is not None else None, vertical=False)
-    y = _place(window.y0, window.height, height, (focus.keep[1], focus.keep[3]),
+    y = _place(window.y0, window.height, height, (held[1], held[3]),
                (core[1], core[3]) if core is not None else None, vertical=True)
-    return Window(x, y, x + window.width, y + window.height)
+    placed = Window(x, y, x + window.width, y + window.height)
+    left_out = tuple(
+        placed.side_of(part)
+        for part in focus.parts
+        if union(held, part) != held and placed.cut_sides(part)  # (a part inside `held` is not left out)
+    )
+    return Framing(placed, placed.cut_sides(held), left_out=left_out)
 
 
 def choose_window(
@@ -231,7 +281,8 @@ def choose_window(
     convincingly (a plain backdrop or a new background).
 
     A crop never cuts the focus's `keep` box (a head, a product) when it fits in the frame; when it cannot
-    fit, an extendable subject is extended around instead, and otherwise the cut sides are reported.
+    fit, an extendable subject is extended around instead; otherwise the crop holds as many of its parts
+    (several people's heads) as fit with the main one, and reports the parts left out and the cut sides.
     """
     width, height = source_size
     ratio = output_size[0] / output_size[1]
@@ -252,8 +303,7 @@ def choose_window(
             return Framing(window)
         if window.width > width or window.height > height:
             window = _centred(cx, cy, cover_w, cover_h)
-        window = _respect(window, focus, width, height)
-        return Framing(window, window.cut_sides(focus.keep))
+        return _respect(window, focus, width, height)
 
     if mode == "extend":
         w, h = _fit_size(width, height, ratio, cover=False)
@@ -262,12 +312,12 @@ def choose_window(
 
     if focus is None:
         return Framing(_clamp(_centred(width / 2, height / 2, cover_w, cover_h), width, height))
-    window = _respect(_centred(*focus.centre, cover_w, cover_h), focus, width, height)
-    if extendable and _cut_share(window, focus.keep) > MAX_AUTO_CUT:
-        grown = _grow_to_include(window, focus.keep, ratio, width, height)
+    framing = _respect(_centred(*focus.centre, cover_w, cover_h), focus, width, height)
+    if extendable and _cut_share(framing.window, focus.keep) > MAX_AUTO_CUT:
+        grown = _grow_to_include(framing.window, focus.keep, ratio, width, height)
         if grown is not None and max(grown.width / width, grown.height / height) > 1 + SLIVER:
             return Framing(grown, extended=True)
-    return Framing(window, window.cut_sides(focus.keep))
+    return framing
 
 
 @dataclass

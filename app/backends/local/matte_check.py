@@ -105,7 +105,11 @@ def _faint_share(rgb: np.ndarray, solid: np.ndarray, outline: np.ndarray) -> flo
     inner = cv2.erode(solid, kernel, iterations=2) > cv2.erode(solid, kernel, iterations=4)
     outer = cv2.dilate(solid, kernel, iterations=4) > cv2.dilate(solid, kernel, iterations=2)
     lab = _lab(rgb)
-    contrast = np.linalg.norm(_near_mean(lab, inner, 2.5) - _near_mean(lab, outer, 2.5), axis=2)
+    # Each inner pixel against the backdrop's colour outside it, then averaged: a two-tone rim (a dark
+    # outline beside a white body) averages to the backdrop's grey, while each of its pixels differs.
+    apart = np.linalg.norm(lab - _near_mean(lab, outer, 2.5), axis=2)
+    weight = cv2.GaussianBlur(inner.astype(np.float32), (0, 0), 2.5)
+    contrast = cv2.GaussianBlur(apart * inner, (0, 0), 2.5) / np.maximum(weight, 1e-6)
     return float((contrast[outline] < FAINT_CONTRAST).mean()) if outline.any() else 0.0
 
 

@@ -26,7 +26,6 @@ from app.backends.local.matting import (
     estimate_foreground,
     guided_filter,
     local_colours,
-    sample,
     unmix,
 )
 from app.backends.local.models import INSTALL_HINT
@@ -41,8 +40,6 @@ WHAT_WORKS = (
     "Background edits work on a product or object on a plain backdrop, or on a photo of a person; "
     "colour and framing edits work on any photo."
 )
-# A face smaller than this share of the short side is a face in the scenery, not the subject.
-MIN_FACE_SHARE = 0.06
 # Share of the person mask that may be undecided (between 0.25 and 0.75 in the model's answer) before the
 # outline is unclear: for portrait blur, which forgives a soft outline, and for a cut-out (a new or removed
 # background), which shows every error of the outline. Clear portraits measure about 0.04 to 0.06; a
@@ -145,62 +142,141 @@ PERSON_EDGE_CONTRAST = 3.0
 # a regularisation large enough that it follows real edges, not the texture of hair, stars or stripes.
 PERSON_GUIDE_RADIUS = 0.006
 PERSON_GUIDE_EPS = 1e-2
-# The model's unsure range, how far (share of the long edge) the colours of its sure parts are gathered
-# from to settle it, and the colour difference (ΔE) between person and background that settles it fully.
+# The model's unsure range, and how much nearer (ΔE) a pixel's colour must be to one side's colours than
+# to the other's for the colour vote to settle it fully.
 UNSURE_LOW, UNSURE_HIGH = 0.35, 0.9
-SETTLE_REACH = 0.012
-SETTLE_SEPARATION = 30.0
-# How close to the frame's edge (share of the long edge) the model's unsure pixels are settled by colour.
+SETTLE_SEPARATION = 15.0
+# How close to the frame's edge (share of the long edge) the model's answer is settled by colour, and the
+# long edge (pixels) at which the colours vote.
 FRAME_REACH = 0.05
-# The share of sure background around an unsure pixel (within a few reaches) needed to trust its colour.
-MIN_BACKGROUND_IN_SIGHT = 0.1
+SETTLE_EDGE = 512
+# A backdrop or a person is often of several colours (a flag's red and white stripes, a suit and its
+# badges): each side is described by its commonest colours (Lab bins of this size, at most this many, each
+# at least this share of the side), and a pixel is compared with the nearest of those in sight, not with
+# their average (pink, for a flag).
+PALETTE_BIN = 12.0
+PALETTE_SIZE = 8
+PALETTE_MIN_SHARE = 0.01
+# "In sight" along the frame's edge: within this many reaches along it (the backdrop beyond a shoulder
+# continues along the frame) and two reaches across it.
+SIGHT_ALONG = 16
+# The share of sure background in sight of a pixel needed to trust the background's colours there.
+MIN_BACKGROUND_IN_SIGHT = 0.05
+# Near the frame the model sees no context beyond, so even its confident answer there is open to the
+# colour vote; the vote is trusted only when it is this clear (share of the distance to the nearer side).
+SURE_OVERRULE_MARGIN = 0.25
+# How steeply the vote (the share of a pixel's distance to both sides that is to the background's colour)
+# becomes alpha: half as far from the background's colour as from the person's is background.
+VOTE_CONTRAST = 5.0
 # Background enclosed by the person (a gap under an arm) is kept; an enclosed speck smaller than this share
 # of the person is the model's noise, and is filled.
 MAX_HOLE_SHARE = 0.002
 
 
+def _palette(lab: np.ndarray, sure: np.ndarray) -> np.ndarray:
+    """The commonest colours (K×3 Lab) of the pixels where `sure` is set, by coarse Lab bins."""
+    colours = lab[sure]
+    if colours.shape[0] == 0:
+        return np.zeros((0, 3), np.float32)
+    # One number per bin (L 0..100, a and b -128..127), counted and averaged with bincount.
+    bins = np.floor(colours / PALETTE_BIN).astype(np.int64) + np.array([0, 11, 11])
+    keys = (bins[:, 0] * 23 + bins[:, 1]) * 23 + bins[:, 2]
+    counts = np.bincount(keys)
+    order = [k for k in np.argsort(-counts)[:PALETTE_SIZE] if counts[k] >= PALETTE_MIN_SHARE * colours.shape[0]]
+    sums = np.stack([np.bincount(keys, weights=colours[:, c], minlength=counts.size) for c in range(3)], axis=1)
+    return (sums[order] / counts[order][:, None]).astype(np.float32).reshape(-1, 3)
+
+
+def _nearest_in_sight(
+    lab: np.ndarray, sure: np.ndarray, window: tuple[int, int], at: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For the pixels `at` (a mask) of a strip along the frame: the distance to the nearest of one side's
+    colours in sight of each (its commonest colours present within `window`, and its average colour close
+    by, which catches a shade too rare to be among the commonest; inf when the side has no pixels), and
+    the share of that side in sight."""
+    pixels = lab[at]
+    weight = sure.astype(np.float32)
+    in_sight = cv2.boxFilter(weight, -1, window, borderType=cv2.BORDER_REPLICATE)[at]
+    if not sure.any():
+        return np.full(pixels.shape[0], np.inf, np.float32), in_sight
+    best = np.linalg.norm(pixels - local_colours(lab, weight, max(1.0, window[0] / 8))[at], axis=1)
+    for colour in _palette(lab, sure):
+        member = (sure & (np.linalg.norm(lab - colour, axis=2) < PALETTE_BIN)).astype(np.float32)
+        present = cv2.boxFilter(member, -1, window, borderType=cv2.BORDER_REPLICATE)[at] > 0.005
+        distance = np.linalg.norm(pixels - colour, axis=1)
+        best = np.where(present, np.minimum(best, distance), best)
+    return best, in_sight
+
+
 def _settle_by_colour(work: np.ndarray, probability: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Near the frame's edge, where the model sees no context beyond and leaves strips of background it
-    is unsure of (a flag beside a shoulder), let an unsure pixel's colour vote: its distance to the
-    background's colour nearby against its distance to the person's, where the model is sure of each.
-    Only those pixels change, and only as far as the two colours clearly differ; elsewhere the model's
-    answer stands (a badge or a visor unlike the suit around it is still the person)."""
+    """Near the frame's edge, where the model sees no context beyond and leaves strips of background
+    (a flag beside a shoulder), let a pixel's colour vote: its distance to the nearest background colour
+    in sight against its distance to the nearest of the person's, where the model is sure of each. Unsure
+    pixels follow the vote as far as the two colours clearly differ; pixels the model is sure of only when
+    the vote is clear. Elsewhere the model's answer stands (a badge or a visor unlike the suit around it is
+    still the person)."""
+    height, width = probability.shape
+    # The vote is taken at a reduced size (a fine outline is the guided filter's job, later) and its
+    # answer and weight scaled back up.
+    factor = min(1.0, SETTLE_EDGE / max(height, width))
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    small_p = cv2.resize(probability, size, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(work, size, interpolation=cv2.INTER_AREA)
+    lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    target, weight = _colour_vote(lab, small_p)
+    if not weight.any():
+        return alpha
+    if factor < 1.0:
+        target = cv2.resize(target, (width, height), interpolation=cv2.INTER_LINEAR)
+        weight = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR)
+    return (weight * target + (1 - weight) * alpha).astype(np.float32)
+
+
+def _colour_vote(lab: np.ndarray, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The colour vote's alpha near the frame's edge and how much it counts (0 where it has no say)."""
     height, width = probability.shape
     reach = max(2, round(FRAME_REACH * max(height, width)))
-    # The sides and the top: a person is cut by the bottom of the frame, where the body fills the edge.
-    near_frame = np.zeros((height, width), bool)
-    near_frame[:reach] = True
-    near_frame[:, :reach] = near_frame[:, -reach:] = True
-    unsure = (probability > UNSURE_LOW) & (probability < UNSURE_HIGH) & near_frame
-    if not unsure.any():
-        return alpha
-    # Colours averaged over a reach of many pixels are smooth: gathered at a reduced size (a few pixels
-    # per reach), then sampled at the unsure pixels.
-    sigma = max(2.0, SETTLE_REACH * max(height, width))
-    factor = max(1.0, sigma / 3.0)
-    small = (max(1, round(width / factor)), max(1, round(height / factor)))
-    lab = cv2.cvtColor(work.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    small_lab = cv2.resize(lab, small, interpolation=cv2.INTER_AREA)
-    small_p = cv2.resize(probability, small, interpolation=cv2.INTER_AREA)
-    sure_back = (small_p <= UNSURE_LOW).astype(np.float32)
-    ys, xs = np.nonzero(unsure)
-    at_x, at_y = (xs + 0.5) * small[0] / width - 0.5, (ys + 0.5) * small[1] / height - 0.5
-    fore = sample(local_colours(small_lab, (small_p >= UNSURE_HIGH).astype(np.float32), 3.0), at_x, at_y)
-    back = sample(local_colours(small_lab, sure_back, 3.0), at_x, at_y)
-    # The background's colour counts only where some of it is in sight: filled in from far away (across
-    # the person), it would be a guess.
-    in_sight = sample(cv2.GaussianBlur(sure_back, (0, 0), 9.0)[..., None], at_x, at_y)[:, 0]
-    pixels = lab[ys, xs]
-    to_fore = np.linalg.norm(pixels - fore, axis=1)
-    to_back = np.linalg.norm(pixels - back, axis=1)
-    vote = to_back / np.maximum(to_fore + to_back, 1e-6)
-    voted = np.clip((vote - 0.5) * PERSON_EDGE_CONTRAST + 0.5, 0.0, 1.0)
-    # Trusted in full once the two colours differ by SETTLE_SEPARATION (ΔE), not at all when they match.
-    trust = np.clip(np.linalg.norm(fore - back, axis=1) / SETTLE_SEPARATION, 0.0, 1.0)
-    trust *= np.clip(in_sight / MIN_BACKGROUND_IN_SIGHT, 0.0, 1.0)
-    settled = alpha.copy()
-    settled[ys, xs] = trust * voted + (1 - trust) * alpha[ys, xs]
-    return settled
+    target = np.zeros((height, width), np.float32)
+    weight = np.zeros((height, width), np.float32)
+    # The sides and the top, each with a band of four reaches along it, where the colours of each side
+    # are gathered: a person is cut by the bottom of the frame, where the body fills the edge.
+    band = min(width, height, 4 * reach)
+    strips = {"left": np.s_[:, :band], "right": np.s_[:, width - band :], "top": np.s_[:band, :]}
+    for side, region in strips.items():
+        strip_p, strip_lab = probability[region], lab[region]
+        near = np.zeros(strip_p.shape, bool)
+        edge = {"left": np.s_[:, :reach], "right": np.s_[:, -reach:], "top": np.s_[:reach, :]}[side]
+        near[edge] = True
+        voting = near & (strip_p > UNSURE_LOW)
+        if not voting.any():
+            continue
+        # boxFilter's window is (width, height): long along the frame's edge.
+        window = (SIGHT_ALONG * reach, band) if side == "top" else (band, SIGHT_ALONG * reach)
+        # The person's colours from beyond the reach: within it, a strip of backdrop the model is sure of
+        # would vote for itself.
+        to_fore, _ = _nearest_in_sight(strip_lab, (strip_p >= UNSURE_HIGH) & ~near, window, voting)
+        to_back, in_sight = _nearest_in_sight(strip_lab, strip_p <= UNSURE_LOW, window, voting)
+        found = np.isfinite(to_fore) & np.isfinite(to_back)
+        vote = np.where(found, to_back / np.maximum(np.where(found, to_fore + to_back, 1.0), 1e-6), 1.0)
+        # Trusted in full once the pixel is nearer one side than the other by SETTLE_SEPARATION (ΔE), not
+        # at all when it is as near to both (the greys of a helmet's ring before a grey backdrop), and only
+        # with some background in sight.
+        trust = np.clip(np.abs(np.where(found, to_fore - to_back, 0.0)) / SETTLE_SEPARATION, 0.0, 1.0)
+        trust *= np.clip(in_sight / MIN_BACKGROUND_IN_SIGHT, 0.0, 1.0)
+        sure = strip_p[voting] >= UNSURE_HIGH
+        trust[sure] *= np.clip((0.5 - vote[sure]) / SURE_OVERRULE_MARGIN, 0.0, 1.0)
+        voted = np.clip((vote - 0.5) * VOTE_CONTRAST + 0.5, 0.0, 1.0)
+        # A texture votes pixel by pixel both ways (folds, greys of a helmet's ring before a grey wall):
+        # a median over a few pixels keeps what votes as one region and its straight edges, and drops the
+        # specks and slivers. The model's own answer (steepened) fills in where the vote has no say.
+        strip_target, strip_weight = target[region], weight[region]
+        model = np.clip((strip_p - 0.5) * PERSON_EDGE_CONTRAST + 0.5, 0.0, 1.0)
+        model[voting] = trust * voted + (1 - trust) * model[voting]
+        size = max(3, round(reach / 10) * 2 + 1)
+        median = cv2.medianBlur(np.round(model * 255).astype(np.uint8), size).astype(np.float32) / 255
+        strip_target[voting] = median[voting]
+        strip_weight[voting] = 1.0
+    return target, weight
 
 
 def _person(
@@ -273,14 +349,14 @@ def find_subject(
         if (alpha > 0.5).any():
             return Subject("transparent", alpha, work, scale)
 
-    faces: list[Face] = []
+    source_faces: list[Face] = []
     models_ready = finder.available()
     if models_ready:
-        short = min(work.shape[:2])
-        faces = [f for f in finder.faces(work) if f.width >= MIN_FACE_SHARE * short]
+        # In the source, not the work image: a small face in a wide strip needs the source's pixels.
+        source_faces = finder.faces(source)
+    faces = [face.scaled(scale) for face in source_faces]
     if faces:
         found = _person(finder, work, faces, quality)
-        source_faces = [Face(f.cx / scale, f.cy / scale, f.width / scale, f.height / scale, f.score) for f in faces]
         if found is not None and judge_matte(found[0], work, plain_backdrop=False).ok:
             return Subject("person", found[0], work, scale, faces=source_faces, undecided=found[1])
         if required:

@@ -103,6 +103,18 @@ def test_subject_running_off_three_sides_refuses(edit):
     assert "several sides" in refused.value.message
 
 
+def test_a_product_on_a_table_in_front_of_a_wall_is_refused_for_the_real_reason(edit):
+    # Wall above, table below, the bottle wholly inside the frame: it is the table that reaches three sides,
+    # so the refusal must not say the subject is cut off, only that the backdrop is not one surface.
+    image = Image.new("RGB", (800, 600), (225, 222, 215))
+    image.paste((150, 105, 70), (0, 380, 800, 600))
+    image.paste((30, 90, 160), (350, 180, 450, 460))
+    with pytest.raises(BackendRefused) as refused:
+        edit("white background", [image])
+    assert "not one plain surface (a table in front of a wall" in refused.value.message
+    assert "plain backdrop" in refused.value.message  # and what works
+
+
 def test_missing_model_refuses_people_with_the_install_hint(bare_backend):
     from app.backends.base import EditRequest
 

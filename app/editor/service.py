@@ -336,7 +336,8 @@ def estimate(context: AppContext, *, quality: str | None, resolution: str | None
     refusal: EditRefused | None = None
     if prompt and prompt.strip():
         try:
-            plan = plan_instruction(context, clean_prompt(prompt), max(1, image_count), main_size)
+            plan = plan_instruction(context, clean_prompt(prompt), max(1, image_count), main_size,
+                                    output_aspect=_output_aspect(options, None))
             width, height = resolve_size(options, main_size, plan)
         except EditRefused as exc:
             refusal = exc

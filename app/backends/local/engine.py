@@ -121,6 +121,10 @@ class LocalBackend:
         steps = edit_plan.steps(request.main_size)
         aspect = edit_plan.aspect(request.main_size)
         shape = _planned_shape(edit_plan, request)
+        # A shape that only the settings ask for is a step too: the person sees the crop before paying.
+        from_settings = shape is not None and request.output_aspect is not None and not edit_plan.find(Frame)
+        if from_settings:
+            steps.append(_settings_fit_sentence(request.main_size, shape, extended=False))
         if request.load_main_image is None or not (_needs_subject(edit_plan) or shape is not None):
             return Plan(steps, aspect)
         split = _split_alpha(request.load_main_image(), bleed=False)
@@ -133,6 +137,8 @@ class LocalBackend:
         if shape is not None:
             cutout = isinstance(edit_plan.background(), CUTOUT_OPERATIONS)
             framing, focus = _framed(self, edit_plan, source, subject, shape, cutout)
+            if from_settings and framing.extended:
+                steps[-1] = _settings_fit_sentence(request.main_size, shape, extended=True)
             steps = _planned_framing(steps, edit_plan, framing, focus, shape)
         return Plan(steps, aspect)
 
@@ -165,6 +171,16 @@ def _planned_shape(plan: EditPlan, request: PlanRequest) -> tuple[int, int] | No
     if shape is None and max(width / height, height / width) > WIDEST_RATIO:
         shape = (round(WIDEST_RATIO), 1) if width > height else (1, round(WIDEST_RATIO))
     return shape if shape is not None and _changes_shape((width, height), shape) else None
+
+
+def _settings_fit_sentence(source_size: tuple[int, int] | None, shape: tuple[int, int], *, extended: bool) -> str:
+    """The step for fitting the picture to the shape the aspect-ratio setting asks for, in the words the
+    edit's own steps use ("Crop the sides to fit 16:9")."""
+    named = f"{describe_ratio(*shape)} (the aspect-ratio setting)"
+    if extended:
+        return f"Extend the canvas to fit {named}, so the subject is not cut"
+    wider = source_size is not None and source_size[0] / source_size[1] > shape[0] / shape[1]
+    return f"Crop the {'sides' if wider else 'top and bottom'} to fit {named}, keeping the subject in the frame"
 
 
 def _changes_shape(source_size: tuple[int, int], shape: tuple[int, int]) -> bool:

@@ -43,6 +43,22 @@ def test_without_the_picture_the_plan_guesses_nothing(backend):
 
 
 @pytest.mark.nodb
+def test_a_shape_only_the_settings_ask_for_is_a_step_of_the_plan(backend):
+    # "Make it warmer" with the aspect ratio set to 16:9 crops a portrait: the plan says so before the
+    # charge, with or without the picture, and says an extension where a product would be cut.
+    grace, bottle = photo("grace_hopper.jpg"), photo("product_bottle.jpg")
+    crop = "Crop the top and bottom to fit 16:9 (the aspect-ratio setting), keeping the subject in the frame"
+    without_picture = backend.plan(PlanRequest("Make it warmer", main_size=grace.size, output_aspect=(16, 9)))
+    assert without_picture.steps == ["Make the colours warmer by 20%", crop]
+    assert crop in planned(backend, "Make it warmer", grace, output_aspect=(16, 9))
+    assert planned(backend, "White background", bottle, output_aspect=(21, 9))[-1] == (
+        "Extend the canvas to fit 21:9 (the aspect-ratio setting), so the subject is not cut")
+    # The instruction's own shape is not said twice, and a setting that keeps the shape adds nothing.
+    assert planned(backend, "Crop to 16:9", grace, output_aspect=(16, 9))[0] == "Crop to 16:9, centred on the subject"
+    assert len(planned(backend, "Make it warmer", grace, output_aspect=grace.size)) == 1
+
+
+@pytest.mark.nodb
 def test_the_plan_names_the_person_a_crop_leaves_out(backend):
     steps = planned(backend, "Crop to 1:1", picture(PAIR))
     said = "The 2 heads do not all fit in 1:1: the one on the left will be cut; say 'extend to 1:1' to keep them all"

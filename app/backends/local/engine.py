@@ -123,7 +123,7 @@ class LocalBackend:
         shape = _planned_shape(edit_plan, request)
         # A shape that only the settings ask for is a step too: the person sees the crop before paying.
         from_settings = shape is not None and request.output_aspect is not None and not edit_plan.find(Frame)
-        if from_settings:
+        if from_settings and shape is not None:
             steps.append(_settings_fit_sentence(request.main_size, shape, extended=False))
         if request.load_main_image is None or not (_needs_subject(edit_plan) or shape is not None):
             return Plan(steps, aspect)

@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -115,13 +115,17 @@ def submit(context: AppContext, user_id: str, submission: Submission) -> tuple[E
     check_image_count(image_count, field=submission.image_field)
     credits = context.pricing.credits_for(options.quality, options.resolution, image_count)
     request_hash = _request_hash(submission, options, prompt)
-    if submission.form_key:
-        submission.idempotency_key = f"form:{check_form_key(submission.form_key)}:{request_hash[:40]}"
+    if submission.form_key:  # a copy: the caller's submission stays as it was sent
+        submission = replace(submission,
+                             idempotency_key=f"form:{check_form_key(submission.form_key)}:{request_hash[:40]}")
 
     with context.transaction() as db:
         replay = _find_replay(db, user_id, submission, request_hash)
         if replay is not None:
             return replay, True
+        # Cheap refusals before the slow work below (decoding, the plan's look at the picture, storage);
+        # both are checked again under the account's lock.
+        _check_active_edits(db, user_id, context.settings.edit_max_active_per_user)
         _check_can_spend(db, user_id, credits)
         parent_data = _parent_result(context, db, user_id, submission.parent_id)
 

@@ -282,22 +282,23 @@ def check_image_count(count: int, *, field: str = "image") -> None:
                                code="too_many_images")
 
 
-def check_idempotency_key(key: str | None) -> str | None:
-    """An `Idempotency-Key` header as sent, if any: at most 255 printable ASCII characters."""
+def _check_key(key: str | None, *, limit: int, field: str, code: str, hint: str) -> str | None:
+    """A client's key as sent, if any: at most `limit` printable ASCII characters."""
     if key is None:
         return None
-    if len(key) > MAX_IDEMPOTENCY_KEY_CHARS or not key.isascii() or not key.isprintable():
-        raise ValidationFailed(f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII "
-                               "characters (a UUID is a good choice).", field="Idempotency-Key",
-                               code="invalid_idempotency_key")
+    if len(key) > limit or not key.isascii() or not key.isprintable():
+        raise ValidationFailed(f"{field} must be at most {limit} printable ASCII characters{hint}", field=field,
+                               code=code)
     return key
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """An `Idempotency-Key` header as sent, if any."""
+    return _check_key(key, limit=MAX_IDEMPOTENCY_KEY_CHARS, field="Idempotency-Key",
+                      code="invalid_idempotency_key", hint=" (a UUID is a good choice).")
 
 
 def check_form_key(key: str | None) -> str | None:
-    """The no-JavaScript editor's per-page key, if any: at most 64 printable ASCII characters."""
-    if key is None:
-        return None
-    if len(key) > MAX_FORM_KEY_CHARS or not key.isascii() or not key.isprintable():
-        raise ValidationFailed(f"form_key must be at most {MAX_FORM_KEY_CHARS} printable ASCII characters; "
-                               "reload the editor to get a fresh one.", field="form_key", code="invalid_form_key")
-    return key
+    """The no-JavaScript editor's per-page key, if any."""
+    return _check_key(key, limit=MAX_FORM_KEY_CHARS, field="form_key", code="invalid_form_key",
+                      hint="; reload the editor to get a fresh one.")

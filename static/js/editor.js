@@ -72,11 +72,11 @@ function intentFor(print) {
   return state.intent;
 }
 
-// The status of the edit this very form already made, while it is waiting or running.
-function editInProgress() {
+// The status of the edit this very form (its fingerprint `print`) already made, while it waits or runs.
+function editInProgress(print) {
   const intent = state.intent;
   if (!intent || !['queued', 'running'].includes(intent.status)) return null;
-  return intent.fingerprint === fingerprint() ? intent.status : null;
+  return intent.fingerprint === print ? intent.status : null;
 }
 
 function localPrice(s, count) {
@@ -314,7 +314,7 @@ function update() {
   }
   let reason = '';
   let topUp = false;
-  const inProgress = editInProgress();
+  const inProgress = editInProgress(print);
   if (inProgress) reason = `Editing… this edit is ${inProgress}. Change the images, the instruction or a setting to make another.`;
   else if (state.refilling) reason = 'Loading the images of that edit…';
   else if (!count) reason = 'Add at least one image.';

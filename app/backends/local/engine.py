@@ -403,9 +403,9 @@ class _Run:
             self.steps.extend(op.sentence() for op in plan.ordered() if isinstance(op, (Rotate, Mirror)))
         source_array = np.asarray(source)
 
-        ratio_change = abs(math.log((source.width / source.height) / (self.size[0] / self.size[1])))
         subject: Subject | None = None
-        if _needs_subject(plan) or bool(plan.find(Frame)) or bool(plan.find(FrameSubject)) or ratio_change > 0.01:
+        reframed = bool(plan.find(Frame)) or bool(plan.find(FrameSubject)) or _changes_shape(source.size, self.size)
+        if _needs_subject(plan) or reframed:
             subject = _judged_subject(self.backend, plan, source_array, source_alpha, quality)
         rendered, window = self._frame(source, subject, cutout)
         photo = rendered.pixels

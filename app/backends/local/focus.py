@@ -106,7 +106,7 @@ def subject_focus(subject: Subject) -> Focus:
     if subject.kind == "person" and subject.faces:
         # The faces are in source pixels and the matte in work pixels: find the heads at work size.
         scale = subject.scale
-        faces = [Face(f.cx * scale, f.cy * scale, f.width * scale, f.height * scale, f.score) for f in subject.faces]
+        faces = [face.scaled(scale) for face in subject.faces]
         work_box = _scaled(box, scale)
         return _people(faces, subject.alpha, subject.alpha.shape[:2], work_box).scaled(1 / scale)
     centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
